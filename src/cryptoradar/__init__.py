@@ -1,0 +1,3 @@
+"""cryptoradar: real-time crypto market alerts over WebSockets."""
+
+__version__ = "0.1.0"

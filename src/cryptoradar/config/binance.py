@@ -1,0 +1,53 @@
+"""Binance endpoints, limits and universe selection."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from cryptoradar.config.base import Section
+
+
+class MarketEndpoints(Section):
+    rest_url: str
+    ws_url: str
+    """For USD-M this is the host only; the client appends the /public or /market route."""
+    weight_budget_per_min: int = Field(gt=0)
+    """Stay below the documented IP limit (spot 6000, USD-M 2400) so other tools on the host keep room."""
+    streams_per_connection: int = Field(gt=0, le=1024)
+    control_messages_per_s: float = Field(gt=0, le=10)
+
+
+class BinanceConfig(Section):
+    spot: MarketEndpoints = MarketEndpoints(
+        rest_url="https://data-api.binance.vision",
+        ws_url="wss://data-stream.binance.vision",
+        weight_budget_per_min=4800,
+        streams_per_connection=1024,
+        control_messages_per_s=3,
+    )
+    futures: MarketEndpoints = MarketEndpoints(
+        rest_url="https://fapi.binance.com",
+        ws_url="wss://fstream.binance.com",
+        weight_budget_per_min=1800,
+        streams_per_connection=200,
+        control_messages_per_s=5,
+    )
+    spot_intervals: tuple[str, ...] = ("1m", "5m", "15m", "1h")
+    futures_intervals: tuple[str, ...] = ()
+    bootstrap_bars: int = Field(default=100, ge=0, le=1000)
+    connect_attempts_per_5min: int = Field(default=200, gt=0, le=300)
+    stale_after_s: float = Field(default=90.0, gt=0)
+    """A stream silent this long forces its connection to reconnect (klines push at least every 2 s)."""
+    max_connection_age_s: float = Field(default=23 * 3600, gt=0)
+    """Replace each connection (make before break) before Binance's 24 h cut."""
+    queue_size: int = Field(default=50_000, gt=0)
+
+
+class UniverseConfig(Section):
+    quote_asset: str = "USDT"
+    min_avg_hourly_quote_volume: float = Field(default=50_000.0, ge=0)
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_symbols: int = Field(default=1000, gt=0)
+    refresh_s: float = Field(default=3600.0, gt=0)
+    futures: bool = True
