@@ -16,3 +16,8 @@ class SimConfig(Section):
     symbols: int = Field(default=300, ge=1, le=5000)
     acceleration: float = Field(default=60.0, gt=0)
     """Simulated seconds per wall second: at 60, a 1m bar closes every wall second."""
+    futures_symbols: int = Field(default=50, ge=1, le=1000)
+    scenarios: bool = True
+    """Inject labelled scenarios (breakouts, EMA-cross confluence, liquidation cascades, whale clusters)."""
+    ground_truth_path: str | None = None
+    """Where scenario labels are written as JSONL; None keeps them in memory only."""

@@ -1,0 +1,314 @@
+"""The aiohttp apps: REST endpoints and WebSocket routes of the spot and USD-M simulators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from cryptoradar.events import Market
+from cryptoradar.sim import wire
+from cryptoradar.sim.model import C
+from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS
+from cryptoradar.sim.rest import (
+    ApiError,
+    RestGate,
+    json_response,
+    kline_window,
+    param_int,
+    param_interval,
+    param_limit,
+    param_symbol,
+    param_symbols,
+)
+from cryptoradar.sim.runtime import MarketRuntime
+from cryptoradar.sim.streams import Route
+from cryptoradar.sim.universe import SymbolSpec
+
+_PERPETUAL_DELIVERY_MS = 4_133_404_800_000
+
+
+def _one(_: web.Request) -> int:
+    return 1
+
+
+class MarketApp:
+    """Builds one market's aiohttp application around its runtime."""
+
+    def __init__(self, runtime: MarketRuntime, gate: RestGate, now_ms: Callable[[], int], intervals: tuple[str, ...],
+                 weight_limit_1m: int) -> None:  # fmt: skip
+        self.rt = runtime
+        self.gate = gate
+        self.now_ms = now_ms
+        self.intervals = intervals
+        self.weight_limit_1m = weight_limit_1m
+        self.symbols = runtime.model.index
+        self.app = web.Application(middlewares=[gate.middleware])
+        if runtime.market is Market.SPOT:
+            self._spot_routes()
+        else:
+            self._futures_routes()
+
+    # -- routing ------------------------------------------------------------------------------------------
+
+    def _spot_routes(self) -> None:
+        g, app = self.gate, self.app
+        g.route(app, "/api/v3/ping", self.ping, _one)
+        g.route(app, "/api/v3/time", self.time, _one)
+        g.route(app, "/api/v3/exchangeInfo", self.spot_exchange_info, lambda _: 20)
+        g.route(app, "/api/v3/klines", self.klines, lambda _: 2)
+        g.route(app, "/api/v3/ticker/24hr", self.ticker_24hr, _spot_ticker_weight)
+        g.route(app, "/api/v3/depth", self.depth, _spot_depth_weight)
+        self._ws_routes("", Route.SPOT)
+
+    def _futures_routes(self) -> None:
+        g, app = self.gate, self.app
+        g.route(app, "/fapi/v1/ping", self.ping, _one)
+        g.route(app, "/fapi/v1/time", self.time, _one)
+        g.route(app, "/fapi/v1/exchangeInfo", self.futures_exchange_info, _one)
+        g.route(app, "/fapi/v1/klines", self.klines, _futures_klines_weight)
+        g.route(app, "/fapi/v1/ticker/24hr", self.ticker_24hr, lambda r: 1 if r.query.get("symbol") else 40)
+        g.route(
+            app, "/fapi/v1/premiumIndex", self.premium_index, lambda r: 1 if r.query.get("symbol") else 10
+        )
+        g.route(app, "/fapi/v1/fundingRate", self.funding_rate, lambda _: 0, header=False)
+        g.route(app, "/fapi/v1/depth", self.depth, lambda _: 2)
+        self._ws_routes("/public", Route.PUBLIC)
+        self._ws_routes("/market", Route.MARKET)
+        self._ws_routes("", Route.UNROUTED)
+
+    def _ws_routes(self, prefix: str, route: Route) -> None:
+        hub = self.rt.hub
+
+        async def raw(request: web.Request) -> web.StreamResponse:
+            names = [n for n in request.match_info.get("streams", "").split("/") if n]
+            return await hub.handle(request, route, False, names)
+
+        async def combined(request: web.Request) -> web.StreamResponse:
+            names = [n for n in request.query.get("streams", "").split("/") if n]
+            return await hub.handle(request, route, True, names)
+
+        self.app.router.add_get(f"{prefix}/ws", raw)
+        self.app.router.add_get(prefix + "/ws/{streams:.*}", raw)
+        self.app.router.add_get(f"{prefix}/stream", combined)
+
+    # -- shared endpoints --------------------------------------------------------------------------------
+
+    async def ping(self, _: web.Request) -> web.Response:
+        return json_response({})
+
+    async def time(self, _: web.Request) -> web.Response:
+        return json_response({"serverTime": self.now_ms()})
+
+    async def klines(self, request: web.Request) -> web.Response:
+        j = param_symbol(request, self.symbols)
+        interval = param_interval(request, self.intervals)
+        maximum = 1000 if self.rt.market is Market.SPOT else 1500
+        limit = param_limit(request, 500, maximum)
+        interval_ms = SUPPORTED_INTERVALS_MS[interval]
+        start, end, take_last = kline_window(param_int(request, "startTime"), param_int(request, "endTime"), limit,
+                                             interval_ms, self.now_ms())  # fmt: skip
+        rows = self.rt.bars(j, interval, start, end, with_current=True)
+        rows = rows[-limit:] if take_last else rows[:limit]
+        return json_response([wire.rest_kline(r, interval_ms) for r in rows])
+
+    async def ticker_24hr(self, request: web.Request) -> web.Response:
+        chosen = param_symbols(request, self.symbols)
+        now = self.now_ms()
+        specs = self.rt.model.specs
+        if chosen is None:
+            chosen = [j for j, s in enumerate(specs) if s.trading or self.rt.market is Market.SPOT]
+        rows = [self._ticker(j, now) for j in chosen]
+        single = request.query.get("symbol") is not None
+        return json_response(rows[0] if single else rows)
+
+    def _ticker(self, j: int, now_ms: int) -> dict[str, object]:
+        m, st = self.rt.model, self.rt.window_24h()
+        close, open_ = float(st["close"][j]), float(st["open"][j])
+        volume, quote = float(st["volume"][j]), float(st["quote"][j])
+        count = int(st["count"][j])
+        last_id = int(m.first_trade_id[j] + m.state()[j, 6]) - 1
+        out: dict[str, object] = {
+            "symbol": m.specs[j].name,
+            "priceChange": m.fmt_price(j, close - open_),
+            "priceChangePercent": f"{(close / open_ - 1) * 100:.3f}",
+            "weightedAvgPrice": m.fmt_price(j, quote / volume if volume > 0 else close),
+        }
+        if self.rt.market is Market.SPOT:
+            tick = 10.0 ** -m.specs[j].price_decimals
+            out.update({"prevClosePrice": m.fmt_price(j, float(st["prev_close"][j])), "lastPrice": m.fmt_price(j, close),
+                        "lastQty": m.fmt_qty(j, 1.0), "bidPrice": m.fmt_price(j, close - tick), "bidQty": m.fmt_qty(j, 1.0),
+                        "askPrice": m.fmt_price(j, close + tick), "askQty": m.fmt_qty(j, 1.0)})  # fmt: skip
+        else:
+            out.update({"lastPrice": m.fmt_price(j, close), "lastQty": m.fmt_qty(j, 1.0)})
+        out.update({
+            "openPrice": m.fmt_price(j, open_), "highPrice": m.fmt_price(j, float(st["high"][j])),
+            "lowPrice": m.fmt_price(j, float(st["low"][j])), "volume": m.fmt_qty(j, volume), "quoteVolume": f"{quote:.8f}",
+            "openTime": now_ms - 86_400_000, "closeTime": now_ms, "firstId": last_id - count + 1 if count else -1,
+            "lastId": last_id if count else -1, "count": count,
+        })  # fmt: skip
+        return out
+
+    async def depth(self, request: web.Request) -> web.Response:
+        j = param_symbol(request, self.symbols)
+        limit = param_limit(request, 100, 5000)
+        m = self.rt.model
+        close = float(m.state()[j, C])
+        tick = 10.0 ** -m.specs[j].price_decimals
+        levels = min(limit, 20)
+        bids = [[m.fmt_price(j, close - (i + 1) * tick), m.fmt_qty(j, 1.0 + i)] for i in range(levels)]
+        asks = [[m.fmt_price(j, close + (i + 1) * tick), m.fmt_qty(j, 1.0 + i)] for i in range(levels)]
+        body: dict[str, object] = {"lastUpdateId": self.now_ms(), "bids": bids, "asks": asks}
+        if self.rt.market is Market.USDM:
+            body.update({"E": self.now_ms(), "T": self.now_ms()})
+        return json_response(body)
+
+    # -- exchangeInfo ------------------------------------------------------------------------------------
+
+    def _rate_limits(self) -> list[dict[str, object]]:
+        return [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": self.weight_limit_1m,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+        ]
+
+    async def spot_exchange_info(self, request: web.Request) -> web.Response:
+        chosen = param_symbols(request, self.symbols)
+        status = request.query.get("symbolStatus")
+        if status is not None and chosen is not None:
+            raise ApiError(-1128, "Combination of optional parameters invalid.")
+        specs = [self.rt.model.specs[j] for j in chosen] if chosen is not None else self.rt.model.specs
+        symbols = [_spot_symbol(s) for s in specs if status is None or s.status == status]
+        return json_response({"timezone": "UTC", "serverTime": self.now_ms(), "rateLimits": self._rate_limits(),
+                              "exchangeFilters": [], "symbols": symbols})  # fmt: skip
+
+    async def futures_exchange_info(self, _: web.Request) -> web.Response:
+        assets = [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}]
+        symbols = [_futures_symbol(s) for s in self.rt.model.specs]
+        return json_response({"timezone": "UTC", "serverTime": self.now_ms(), "futuresType": "U_MARGINED",
+                              "rateLimits": self._rate_limits(), "exchangeFilters": [], "assets": assets,
+                              "symbols": symbols})  # fmt: skip
+
+    # -- futures only ------------------------------------------------------------------------------------
+
+    async def premium_index(self, request: web.Request) -> web.Response:
+        chosen = param_symbols(request, self.symbols)
+        now = self.now_ms()
+        rows = [
+            self._premium(j, now) for j in (chosen if chosen is not None else range(self.rt.model.n_symbols))
+        ]
+        return json_response(rows[0] if request.query.get("symbol") else rows)
+
+    def _premium(self, j: int, now_ms: int) -> dict[str, object]:
+        mark, index, rate, next_ms = self.rt.mark_info(j, now_ms)
+        return {"symbol": self.rt.model.specs[j].name, "markPrice": mark, "indexPrice": index, "estimatedSettlePrice": index,
+                "lastFundingRate": rate, "interestRate": "0.00010000", "nextFundingTime": next_ms, "time": now_ms}  # fmt: skip
+
+    async def funding_rate(self, request: web.Request) -> web.Response:
+        j = param_symbol(request, self.symbols)
+        limit = param_limit(request, 100, 1000)
+        now = self.now_ms()
+        period = 8 * 3_600_000
+        start = param_int(request, "startTime")
+        end = min(param_int(request, "endTime") or now, now)
+        first = self.rt.model.first_open_ms
+        lo = max(first, start if start is not None else end - limit * period)
+        times = range((lo + period - 1) // period * period, end + 1, period)
+        rows = []
+        for t in times:
+            bars = self.rt.bars(j, "1m", t - 60_000, t - 60_000, with_current=False)
+            mark = bars[0][4] if bars else ""
+            rows.append({"symbol": self.rt.model.specs[j].name, "fundingTime": t,
+                         "fundingRate": f"{self.rt.funding_rate(j, t):.8f}", "markPrice": mark})  # fmt: skip
+        return json_response(rows[:limit] if start is not None else rows[-limit:])
+
+
+def _spot_ticker_weight(request: web.Request) -> int:
+    if request.query.get("symbol"):
+        return 2
+    raw = request.query.get("symbols")
+    if not raw:
+        return 80
+    n = raw.count(",") + 1
+    return 2 if n <= 20 else 40 if n <= 100 else 80
+
+
+def _spot_depth_weight(request: web.Request) -> int:
+    limit = param_int(request, "limit") or 100
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def _futures_klines_weight(request: web.Request) -> int:
+    limit = param_int(request, "limit")
+    if limit is None:
+        return 5
+    return 1 if limit <= 100 else 2 if limit <= 500 else 5 if limit <= 1000 else 10
+
+
+def _spot_symbol(s: SymbolSpec) -> dict[str, object]:
+    tick, step = f"{10.0**-s.price_decimals:.8f}", f"{10.0**-s.qty_decimals:.8f}"
+    filters = [
+        {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000.00000000", "tickSize": tick},
+        {"filterType": "LOT_SIZE", "minQty": step, "maxQty": "9000000.00000000", "stepSize": step},
+        {
+            "filterType": "MARKET_LOT_SIZE",
+            "minQty": "0.00000000",
+            "maxQty": "1000000.00000000",
+            "stepSize": "0.00000000",
+        },
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": "5.00000000",
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        },
+        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+    ]
+    return {
+        "symbol": s.name, "status": s.status, "baseAsset": s.base, "baseAssetPrecision": 8, "quoteAsset": s.quote,
+        "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True, "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True, "cancelReplaceAllowed": True, "amendAllowed": True, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False, "filters": filters, "permissions": [], "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }  # fmt: skip
+
+
+def _futures_symbol(s: SymbolSpec) -> dict[str, object]:
+    tick, step = (
+        f"{10.0**-s.price_decimals:.{s.price_decimals}f}",
+        f"{10.0**-s.qty_decimals:.{s.qty_decimals}f}",
+    )
+    filters = [
+        {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "4529764", "tickSize": tick},
+        {"filterType": "LOT_SIZE", "minQty": step, "maxQty": "1000", "stepSize": step},
+        {"filterType": "MARKET_LOT_SIZE", "minQty": step, "maxQty": "120", "stepSize": step},
+        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+        {"filterType": "MIN_NOTIONAL", "notional": "5"},
+        {
+            "filterType": "PERCENT_PRICE",
+            "multiplierUp": "1.0500",
+            "multiplierDown": "0.9500",
+            "multiplierDecimal": "4",
+        },
+    ]
+    return {
+        "symbol": s.name, "pair": s.base + s.quote, "contractType": s.contract_type,
+        "deliveryDate": s.delivery_ms or _PERPETUAL_DELIVERY_MS, "onboardDate": 1569398400000, "status": s.status,
+        "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000", "baseAsset": s.base, "quoteAsset": s.quote,
+        "marginAsset": "USDT", "pricePrecision": s.price_decimals, "quantityPrecision": s.qty_decimals,
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": s.underlying_type, "underlyingSubType": [],
+        "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+        "filters": filters, "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"], "permissionSets": ["GRID", "COPY"],
+    }  # fmt: skip

@@ -1,0 +1,146 @@
+"""What a simulator run is told: market size, clock, limits, and the faults it may inject."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from cryptoradar.events import Market
+
+SUPPORTED_INTERVALS_MS: dict[str, int] = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+}
+"""Every interval the simulator serves: multiples of its 1m base bar up to one day."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """A simulator run. Same options (and seed) give the same bars, symbols and scenario labels.
+
+    `acceleration` is exchange seconds per wall second; 0 freezes the clock so only `advance_to()` moves
+    it (fully deterministic tests). `start_time_ms=None` picks a seeded midnight-UTC date in 2026.
+    Durations ending in `_wall_s` are real (wall) seconds; `None` for the ping settings means Binance's
+    figures (spot: ping 20 s, pong within 60 s; futures: 180 s / 600 s).
+    """
+
+    seed: int = 7
+    symbols: int = 300
+    acceleration: float = 60.0
+    intervals: tuple[str, ...] = tuple(SUPPORTED_INTERVALS_MS)
+    start_time_ms: int | None = None
+    futures_symbols: int = 50
+    scenarios: bool = True
+    ground_truth_path: Path | None = None
+    history_bars: int = 1440
+    """1m bars of history before the start time (REST backfill has something to fetch)."""
+    host: str = "127.0.0.1"
+    spot_port: int = 0
+    futures_port: int = 0
+    tick_wall_s: float = 0.05
+    """How often the market loop wakes to publish what is due."""
+    ping_interval_wall_s: float | None = None
+    pong_timeout_wall_s: float | None = None
+    max_connection_age_wall_s: float | None = None
+    """None: 24 h of exchange time, i.e. 24 h / acceleration of wall time."""
+    spot_stream_cap: int = 1024
+    futures_stream_cap: int = 1024
+    futures_design_cap: int = 200
+    """Connections holding more streams than this are counted in `connections_over_design_cap`."""
+    spot_control_rate_per_s: int = 5
+    futures_control_rate_per_s: int = 10
+    spot_weight_limit_1m: int = 6000
+    futures_weight_limit_1m: int = 2400
+    requests_after_429_before_ban: int = 5
+    ban_exchange_s: float = 120.0
+    scenario_every_bars: int = 15
+    """A scenario starts about every this many 1m bars (each market), when `scenarios` is on."""
+    fault_plan: FaultPlan | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [i for i in self.intervals if i not in SUPPORTED_INTERVALS_MS]
+        if unknown:
+            raise ValueError(f"unsupported intervals {unknown}; use some of {list(SUPPORTED_INTERVALS_MS)}")
+        if self.symbols < 1 or self.futures_symbols < 1:
+            raise ValueError("symbols and futures_symbols must be >= 1")
+        if self.acceleration < 0:
+            raise ValueError("acceleration must be >= 0 (0 = manual clock)")
+        if self.history_bars < 60:
+            raise ValueError("history_bars must be >= 60")
+
+
+class FaultKind(StrEnum):
+    DROP_CONNECTIONS = "drop_connections"
+    """Close connections abruptly (all, or `fraction` of them)."""
+    STALL = "stall"
+    """Stop sending on connections (or one `stream`) without closing, for `duration_wall_s` (None: forever)."""
+    DUPLICATE_FRAMES = "duplicate_frames"
+    """The next `count` frames per connection are sent twice."""
+    OUT_OF_ORDER = "out_of_order"
+    """After each of the next `count` frames per connection, re-send that stream's previous frame."""
+    MALFORMED_FRAMES = "malformed_frames"
+    """Send `count` bad frames per connection: broken JSON, missing fields, NaN, negatives, unknown stream."""
+    SERVER_SHUTDOWN = "server_shutdown"
+    """Send the `serverShutdown` event (spot) to every connection; they stay open."""
+    REST_ERRORS = "rest_errors"
+    """Answer the next `count` REST requests with `status` (429, 418 or 5xx)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault. `market=None` hits both markets."""
+
+    kind: FaultKind
+    market: Market | None = None
+    fraction: float = 1.0
+    stream: str | None = None
+    count: int = 1
+    status: int = 503
+    duration_wall_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledFault:
+    at_exchange_ms: int
+    fault: Fault
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Faults fired when the exchange clock passes their time. Build one by hand or with `random()`."""
+
+    faults: tuple[ScheduledFault, ...] = field(default_factory=tuple)
+
+    @staticmethod
+    def random(seed: int, start_ms: int, duration_ms: int, mean_gap_ms: int) -> FaultPlan:
+        """Seeded plan: faults of every kind at exponential gaps of mean `mean_gap_ms` over the duration."""
+        rng = random.Random(seed)
+        kinds = list(FaultKind)
+        out: list[ScheduledFault] = []
+        at_ms = start_ms
+        while True:
+            at_ms += int(rng.expovariate(1.0 / mean_gap_ms)) + 1
+            if at_ms >= start_ms + duration_ms:
+                break
+            kind = rng.choice(kinds)
+            fault = Fault(
+                kind=kind,
+                fraction=rng.choice((1.0, 0.5)),
+                count=rng.randint(1, 5),
+                status=rng.choice((429, 500, 503)),
+                duration_wall_s=rng.choice((0.5, 2.0)) if kind is FaultKind.STALL else None,
+            )
+            out.append(ScheduledFault(at_ms, fault))
+        return FaultPlan(tuple(out))

@@ -1,0 +1,260 @@
+"""One market's live state: moves its model with the exchange clock and publishes what is due.
+
+`advance(now_ms)` is the only mutator: it reveals due sub-steps of the open 1m bar (3 in-progress kline
+pushes and the final one per bar), closes bars, publishes due futures tape events (forceOrder, whale
+aggTrades) and, for streams someone is subscribed to, periodic tickers/mark prices and lazily made
+aggTrades/bookTickers (at most one per symbol per tick). Nothing is formatted for a stream nobody wants.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+
+from cryptoradar.events import Market, Side
+from cryptoradar.sim import wire
+from cryptoradar.sim.model import (
+    BAR_MS,
+    F64,
+    SUBSTEP_MS,
+    SUBSTEPS,
+    BarOverride,
+    C,
+    H,
+    KlineRow,
+    L,
+    MarketModel,
+    N,
+    O,
+    Q,
+    V,
+)
+from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS
+from cryptoradar.sim.scenarios import TapeEvent, TapeKind
+from cryptoradar.sim.streams import StreamKind
+from cryptoradar.sim.ws import WsHub
+
+_PERIODIC_MIN_WALL_S = 0.25
+_FUNDING_MS = 8 * 3_600_000
+_DAY_BARS = 1440
+
+BarHook = Callable[[int], tuple[dict[int, BarOverride], list[TapeEvent]]]
+"""Called with the open time of each new bar: scenario overrides and tape events for it."""
+
+
+class MarketRuntime:
+    def __init__(self, market: Market, model: MarketModel, hub: WsHub, bar_hook: BarHook, seed: int) -> None:
+        self.market = market
+        self.model = model
+        self.hub = hub
+        self._bar_hook = bar_hook
+        self._rng = random.Random(seed)
+        self._tape: list[TapeEvent] = []
+        self._last_liq_second: dict[int, int] = {}
+        self._agg_id = [self._rng.randrange(10**8, 10**9) for _ in model.specs]
+        self._book_id = [self._rng.randrange(10**9, 10**10) for _ in model.specs]
+        self._last_second = -1
+        self._last_periodic_wall = 0.0
+        self._pushed_closes: F64 | None = None
+        self._ticker_cache: tuple[tuple[int, int], dict[str, F64]] | None = None
+
+    # -- the clock ---------------------------------------------------------------------------------------
+
+    def advance(self, now_ms: int) -> None:
+        model = self.model
+        while True:
+            due = min(SUBSTEPS, (now_ms - model.current_open_ms) // SUBSTEP_MS)
+            if due > model.revealed:
+                model.revealed = due
+                catching_up = now_ms >= model.current_open_ms + 2 * BAR_MS
+                if due == SUBSTEPS or not catching_up:
+                    self._publish_klines(now_ms, final=due == SUBSTEPS)
+            if model.revealed < SUBSTEPS:
+                break
+            overrides, tape = self._bar_hook(model.current_open_ms + BAR_MS)
+            model.close_bar(overrides)
+            for event in tape:
+                heapq.heappush(self._tape, event)
+        self._publish_tape(now_ms)
+        self._publish_periodic(now_ms)
+        self._publish_lazy(now_ms)
+
+    # -- klines ------------------------------------------------------------------------------------------
+
+    def bars(self, j: int, interval: str, start_ms: int, end_ms: int, with_current: bool) -> list[KlineRow]:
+        interval_ms = SUPPORTED_INTERVALS_MS[interval]
+        return [
+            self.model.format_row(j, t, row)
+            for t, row in self.model.symbol_bars(j, interval_ms, start_ms, end_ms, with_current)
+        ]
+
+    def _publish_klines(self, now_ms: int, final: bool) -> None:
+        model = self.model
+        closing_at = model.current_open_ms + BAR_MS
+        for name, key in self.hub.wanted_keys():
+            if key.kind is not StreamKind.KLINE:
+                continue
+            j = model.index[key.symbol]
+            interval_ms = SUPPORTED_INTERVALS_MS[key.interval]
+            bucket = model.current_open_ms // interval_ms * interval_ms
+            got = model.symbol_bars(j, interval_ms, bucket, bucket, with_current=True)
+            if not got:
+                continue
+            open_ms, row = got[0]
+            first_id = int(model.first_trade_id[j] + model.current[model.revealed - 1, j, N] - row[N])
+            is_final = final and closing_at % interval_ms == 0
+            payload = wire.kline_event(self.market, key.symbol, key.interval, interval_ms, model.format_row(j, open_ms, row),
+                                       first_id, is_final, now_ms)  # fmt: skip
+            self.hub.publish(name, payload)
+
+    # -- futures tape --------------------------------------------------------------------------------------
+
+    def _publish_tape(self, now_ms: int) -> None:
+        while self._tape and self._tape[0].at_ms <= now_ms:
+            event = heapq.heappop(self._tape)
+            if event.kind is TapeKind.LIQUIDATION:
+                self._publish_liquidation(event, now_ms)
+            else:
+                price = float(self.model.state()[event.j, C])
+                self._publish_trade(
+                    event.j, price, event.notional_usd / price, event.side, event.at_ms, now_ms
+                )
+
+    def _publish_liquidation(self, event: TapeEvent, now_ms: int) -> None:
+        second = event.at_ms // 1000
+        if self._last_liq_second.get(event.j) == second:
+            return  # Binance pushes at most one liquidation per symbol per second
+        self._last_liq_second[event.j] = second
+        spec, model = self.model.specs[event.j], self.model
+        close = float(model.state()[event.j, C])
+        bankrupt = close * (0.996 if event.side is Side.SELL else 1.004)
+        qty = max(event.notional_usd / close, 10.0**-spec.qty_decimals)
+        payload = wire.force_order(spec.name, event.side.value, model.fmt_qty(event.j, qty), model.fmt_price(event.j, bankrupt),
+                                   model.fmt_price(event.j, close), event.at_ms, now_ms)  # fmt: skip
+        self.hub.publish(f"{spec.name.lower()}@forceOrder", payload)
+        self.hub.publish("!forceOrder@arr", payload)
+
+    def _publish_trade(
+        self, j: int, price: float, qty: float, side: Side, trade_ms: int, now_ms: int
+    ) -> None:
+        name = f"{self.model.specs[j].name.lower()}@aggTrade"
+        if not self.hub.wanted(name):
+            return
+        self._agg_id[j] += 1
+        step = 10.0 ** -self.model.specs[j].qty_decimals
+        payload = wire.agg_trade(self.market, self.model.specs[j].name, self._agg_id[j], self.model.fmt_price(j, price),
+                                 self.model.fmt_qty(j, max(qty, step)), int(self.model.first_trade_id[j]), trade_ms,
+                                 side is Side.SELL, now_ms)  # fmt: skip
+        self.hub.publish(name, payload)
+
+    # -- tickers and periodic streams ------------------------------------------------------------------
+
+    def window_24h(self) -> dict[str, F64]:
+        """Rolling 24 h stats for every symbol (arrays by symbol index), cached per revealed state."""
+        model = self.model
+        version = (model.closed_count, model.revealed)
+        if self._ticker_cache is not None and self._ticker_cache[0] == version:
+            return self._ticker_cache[1]
+        rows = np.concatenate([model.closed_rows()[-(_DAY_BARS - 1) :], model.state()[None, :, :]])
+        out = {
+            "open": rows[0, :, O],
+            "high": rows[:, :, H].max(axis=0),
+            "low": rows[:, :, L].min(axis=0),
+            "close": rows[-1, :, C],
+            "volume": rows[:, :, V].sum(axis=0),
+            "quote": rows[:, :, Q].sum(axis=0),
+            "count": rows[:, :, N].sum(axis=0),
+            "prev_close": rows[0, :, O],
+        }
+        self._ticker_cache = (version, out)
+        return out
+
+    def funding_rate(self, j: int, funding_ms: int) -> float:
+        return 0.0001 + 0.0003 * (
+            random.Random(zlib.crc32(f"{self.model.specs[j].name}:{funding_ms}".encode())).random() - 0.3
+        )
+
+    def next_funding_ms(self, now_ms: int) -> int:
+        return (now_ms // _FUNDING_MS + 1) * _FUNDING_MS
+
+    def _publish_periodic(self, now_ms: int) -> None:
+        second = now_ms // 1000
+        wall = time.monotonic()
+        if second == self._last_second or wall - self._last_periodic_wall < _PERIODIC_MIN_WALL_S:
+            return
+        three_s = second // 3 != self._last_second // 3
+        self._last_second, self._last_periodic_wall = second, wall
+        wanted = self.hub.wanted_keys()
+        if not wanted:
+            return
+        stats = self.window_24h()
+        closes = stats["close"]
+        changed = (
+            closes != self._pushed_closes
+            if self._pushed_closes is not None
+            else np.ones(len(closes), dtype=bool)
+        )
+        self._pushed_closes = closes.copy()
+        for name, key in wanted:
+            if key.kind is StreamKind.MINI_TICKER:
+                self.hub.publish(name, self._mini(self.model.index[key.symbol], stats, now_ms))
+            elif key.kind is StreamKind.ALL_MINI_TICKERS:
+                self.hub.publish(name, [self._mini(int(j), stats, now_ms) for j in np.nonzero(changed)[0]])
+            elif key.kind is StreamKind.MARK_PRICE and (three_s or name.endswith("@1s")):
+                self.hub.publish(name, self._mark(self.model.index[key.symbol], now_ms))
+            elif key.kind is StreamKind.ALL_MARK_PRICES and (three_s or name.endswith("@1s")):
+                self.hub.publish(name, [self._mark(j, now_ms) for j in range(self.model.n_symbols)])
+
+    def _mini(self, j: int, stats: dict[str, F64], now_ms: int) -> wire.Payload:
+        m = self.model
+        return wire.mini_ticker(m.specs[j].name, m.fmt_price(j, stats["close"][j]), m.fmt_price(j, stats["open"][j]),
+                                m.fmt_price(j, stats["high"][j]), m.fmt_price(j, stats["low"][j]),
+                                m.fmt_qty(j, stats["volume"][j]), f"{stats['quote'][j]:.8f}", now_ms)  # fmt: skip
+
+    def mark_info(self, j: int, now_ms: int) -> tuple[str, str, str, int]:
+        """(mark price, index price, funding rate, next funding time) at `now_ms`."""
+        close = float(self.model.state()[j, C])
+        next_ms = self.next_funding_ms(now_ms)
+        rate = self.funding_rate(j, next_ms)
+        return (
+            self.model.fmt_price(j, close * (1 + rate)),
+            self.model.fmt_price(j, close),
+            f"{rate:.8f}",
+            next_ms,
+        )
+
+    def _mark(self, j: int, now_ms: int) -> wire.Payload:
+        mark, index, rate, next_ms = self.mark_info(j, now_ms)
+        return wire.mark_price(self.model.specs[j].name, mark, index, rate, next_ms, now_ms)
+
+    # -- lazily made trades and book tickers ---------------------------------------------------------
+
+    def _publish_lazy(self, now_ms: int) -> None:
+        state = self.model.state()
+        for name, key in self.hub.wanted_keys():
+            if key.kind not in (StreamKind.AGG_TRADE, StreamKind.BOOK_TICKER):
+                continue
+            j = self.model.index[key.symbol]
+            spec = self.model.specs[j]
+            close = float(state[j, C])
+            tick = 10.0**-spec.price_decimals
+            if key.kind is StreamKind.BOOK_TICKER:
+                self._book_id[j] += 1
+                bid_qty, ask_qty = (
+                    self.model.fmt_qty(j, spec.trade_quote * self._rng.uniform(1, 20) / close)
+                    for _ in range(2)
+                )
+                payload = wire.book_ticker(self.market, spec.name, self._book_id[j], self.model.fmt_price(j, close - tick), bid_qty,
+                                           self.model.fmt_price(j, close + tick), ask_qty, now_ms)  # fmt: skip
+                self.hub.publish(name, payload)
+            elif spec.trading and self._rng.random() < 0.5:
+                side = Side.BUY if self._rng.random() < 0.5 else Side.SELL
+                price = close + tick if side is Side.BUY else close - tick
+                self._publish_trade(
+                    j, price, spec.trade_quote * self._rng.uniform(0.2, 3.0) / close, side, now_ms, now_ms
+                )

@@ -1,0 +1,168 @@
+"""Binance payload shapes, built from model state. Field names are the exchange's own (see the fact sheet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from cryptoradar.events import Market
+from cryptoradar.sim.model import KlineRow
+
+_encoder = msgspec.json.Encoder()
+Payload = dict[str, Any]
+
+
+def encode(payload: object) -> str:
+    return _encoder.encode(payload).decode()
+
+
+def kline_event(
+    market: Market,
+    symbol: str,
+    interval: str,
+    interval_ms: int,
+    row: KlineRow,
+    first_id: int,
+    final: bool,
+    event_ms: int,
+) -> Payload:
+    open_ms, o, h, lo, c, v, q, n, tbv, tbq = row
+    last_id = first_id + n - 1 if n else -1
+    return {
+        "e": "kline",
+        "E": event_ms,
+        "s": symbol,
+        "k": {
+            "t": open_ms,
+            "T": open_ms + interval_ms - 1,
+            "s": symbol,
+            "i": interval,
+            "f": first_id if n else -1,
+            "L": last_id,
+            "o": o,
+            "c": c,
+            "h": h,
+            "l": lo,
+            "v": v,
+            "n": n,
+            "x": final,
+            "q": q,
+            "V": tbv,
+            "Q": tbq,
+            "B": "0",
+        },
+    }
+
+
+def rest_kline(row: KlineRow, interval_ms: int) -> list[object]:
+    open_ms, o, h, lo, c, v, q, n, tbv, tbq = row
+    return [open_ms, o, h, lo, c, v, open_ms + interval_ms - 1, q, n, tbv, tbq, "0"]
+
+
+def agg_trade(
+    market: Market,
+    symbol: str,
+    agg_id: int,
+    price: str,
+    qty: str,
+    first_id: int,
+    trade_ms: int,
+    buyer_maker: bool,
+    event_ms: int,
+) -> Payload:
+    out: Payload = {"e": "aggTrade", "E": event_ms, "s": symbol, "a": agg_id, "p": price, "q": qty}
+    if market is Market.USDM:
+        out["nq"] = qty
+    out.update({"f": first_id, "l": first_id, "T": trade_ms, "m": buyer_maker})
+    if market is Market.SPOT:
+        out["M"] = True
+    return out
+
+
+def book_ticker(
+    market: Market, symbol: str, update_id: int, bid: str, bid_qty: str, ask: str, ask_qty: str, event_ms: int
+) -> Payload:
+    if market is Market.SPOT:
+        return {"u": update_id, "s": symbol, "b": bid, "B": bid_qty, "a": ask, "A": ask_qty}
+    return {
+        "e": "bookTicker",
+        "u": update_id,
+        "E": event_ms,
+        "T": event_ms,
+        "s": symbol,
+        "b": bid,
+        "B": bid_qty,
+        "a": ask,
+        "A": ask_qty,
+    }
+
+
+def mini_ticker(
+    symbol: str, close: str, open_: str, high: str, low: str, volume: str, quote: str, event_ms: int
+) -> Payload:
+    return {
+        "e": "24hrMiniTicker",
+        "E": event_ms,
+        "s": symbol,
+        "c": close,
+        "o": open_,
+        "h": high,
+        "l": low,
+        "v": volume,
+        "q": quote,
+    }
+
+
+def mark_price(
+    symbol: str, mark: str, index: str, funding_rate: str, next_funding_ms: int, event_ms: int
+) -> Payload:
+    return {
+        "e": "markPriceUpdate",
+        "E": event_ms,
+        "s": symbol,
+        "p": mark,
+        "ap": mark,
+        "P": index,
+        "i": index,
+        "r": funding_rate,
+        "T": next_funding_ms,
+    }
+
+
+def force_order(
+    symbol: str, side: str, qty: str, price: str, avg_price: str, trade_ms: int, event_ms: int
+) -> Payload:
+    return {
+        "e": "forceOrder",
+        "E": event_ms,
+        "o": {
+            "s": symbol,
+            "S": side,
+            "o": "LIMIT",
+            "f": "IOC",
+            "q": qty,
+            "p": price,
+            "ap": avg_price,
+            "X": "FILLED",
+            "l": qty,
+            "z": qty,
+            "T": trade_ms,
+        },
+    }
+
+
+def server_shutdown(event_ms: int) -> Payload:
+    return {"e": "serverShutdown", "E": event_ms}
+
+
+def control_result(request_id: object, result: object) -> str:
+    return encode({"result": result, "id": request_id})
+
+
+def control_error(request_id: object, code: int, msg: str) -> str:
+    return encode({"error": {"code": code, "msg": msg}, "id": request_id})
+
+
+def api_error(code: int, msg: str) -> bytes:
+    return _encoder.encode({"code": code, "msg": msg})
