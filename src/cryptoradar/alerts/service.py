@@ -1,0 +1,372 @@
+"""`AlertService`: the facade the app wires. Signal -> silence -> cooldown -> route -> persist -> deliver.
+
+Ownership: the caller opens and closes the store (other components share it); the service closes the
+sinks it was given when it stops. Time: cooldowns and silences are judged on the signal's event time;
+the clock is used for bookkeeping (created/sent times, retries, retention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping, Sequence
+
+import msgspec
+import structlog
+from prometheus_client import Counter
+
+from cryptoradar.alerts.delivery import (
+    ChannelState,
+    ChannelStatus,
+    ChannelWorker,
+    Render,
+    Sleep,
+)
+from cryptoradar.alerts.enrich import Enricher, MarketContextEnricher
+from cryptoradar.alerts.ports import AlertRow, AlertStore, SilenceRow
+from cryptoradar.alerts.queue import QueuedDelivery
+from cryptoradar.alerts.ratelimit import RateLimiter
+from cryptoradar.alerts.render import Renderer
+from cryptoradar.alerts.routing import (
+    ActiveSilence,
+    Router,
+    RouteTarget,
+    alert_labels,
+    compile_silence,
+    silenced_by,
+)
+from cryptoradar.alerts.rules import (
+    CooldownBook,
+    CooldownState,
+    Verdict,
+    entry_price,
+    signal_signature,
+    wallet_signature,
+)
+from cryptoradar.alerts.wallet import channel_disabled_signal, wallet_signal
+from cryptoradar.config.alerts import DEFAULT_RATE_LIMITS, AlertsConfig, ChannelType
+from cryptoradar.core.backoff import Backoff
+from cryptoradar.core.clock import Clock
+from cryptoradar.core.metrics import REGISTRY
+from cryptoradar.core.supervisor import TaskSupervisor
+from cryptoradar.events import Signal, WalletTrade
+from cryptoradar.notifications import RenderedAlert, Sink
+
+log = structlog.get_logger(__name__)
+
+AlertId = int
+_NS_PER_S = 1_000_000_000
+
+ALERTS_SUPPRESSED = Counter(
+    "cryptoradar_alerts_suppressed_total",
+    "Signals that did not become alerts, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+class AlertFilter(msgspec.Struct, frozen=True):
+    detector: str | None = None
+    kind: str | None = None
+    symbol: str | None = None
+    severity: str | None = None
+    since_ns: int | None = None
+
+
+class Page(msgspec.Struct, frozen=True):
+    limit: int = 100
+    before_id: int | None = None
+    """The last id of the previous page (alerts are listed newest first)."""
+
+
+class AlertService:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        store: AlertStore,
+        sinks: Mapping[str, Sink],
+        clock: Clock,
+        *,
+        renderer: Renderer | None = None,
+        enricher: Enricher | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._sinks = dict(sinks)
+        self._clock = clock
+        self._renderer = renderer or Renderer(config.templates_dir)
+        self.enricher: Enricher = enricher or MarketContextEnricher()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._router = Router(config)
+        self._cooldowns = CooldownBook(config.cooldowns)
+        self._silences: list[ActiveSilence] = []
+        self._workers: dict[str, ChannelWorker] = {}
+        self._supervisor = TaskSupervisor("alerts")
+        self._accepting = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load cooldowns and silences, resume pending deliveries, start one worker per channel."""
+        for row in await self._store.load_cooldowns():
+            self._cooldowns.load(
+                (row.detector, row.symbol, row.kind),
+                CooldownState(row.last_event_ns, row.last_entry_price, row.last_direction),
+            )
+        for silence in await self._store.list_silences():
+            self._silences.append(compile_silence(silence.id, silence.matchers, silence.until_ns))
+        for name, channel in self._config.channels.items():
+            sink = self._sinks.get(name)
+            if sink is None or not channel.enabled:
+                if channel.enabled:
+                    log.warning("alert_channel_without_sink", channel=name)
+                continue
+            windows = (
+                channel.rate_limits if channel.rate_limits is not None else DEFAULT_RATE_LIMITS[channel.type]
+            )
+            self._workers[name] = ChannelWorker(
+                sink,
+                self._store,
+                channel=name,
+                render=self._render_for(channel.type),
+                clock=self._clock,
+                limiter=RateLimiter(windows),
+                backoff=Backoff(self._config.retry_initial_s, self._config.retry_max_s, rng=self._rng),
+                on_disabled=self._on_channel_disabled,
+                send_timeout_s=channel.send_timeout_s,
+                max_batch=self._config.max_alerts_per_group,
+                sleep=self._sleep,
+            )
+        await self._resume_pending()
+        for name, worker in self._workers.items():
+            self._supervisor.start(worker.run(), f"deliver:{name}")
+        self._supervisor.start(self._retention_loop(), "retention")
+        self._accepting = True
+
+    async def _resume_pending(self) -> None:
+        orphaned: set[str] = set()
+        for row in await self._store.pending_deliveries():
+            worker = self._workers.get(row.channel)
+            if worker is None:
+                orphaned.add(row.channel)
+                continue
+            labels = alert_labels(row.signal, self._config.symbol_groups)
+            group_key = next(
+                (t.group_key for t in self._router.route(labels) if t.channel == row.channel),
+                f"resumed|{row.channel}",
+            )
+            worker.enqueue(QueuedDelivery(row.alert_id, row.signal, (), group_key), 0.0)
+        for channel in sorted(orphaned):
+            failed = await self._store.mark_failed(channel, "channel no longer configured")
+            log.warning("alert_deliveries_orphaned", channel=channel, failed=failed)
+
+    async def stop(self, flush_timeout_s: float = 5.0) -> None:
+        """Stop accepting, deliver what is queued for up to `flush_timeout_s`, stop workers, close sinks."""
+        self._accepting = False
+        for worker in self._workers.values():
+            worker.flush_now()
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(w.wait_idle() for w in self._workers.values())), timeout=flush_timeout_s
+            )
+        except TimeoutError:
+            log.warning("alert_flush_timeout", timeout_s=flush_timeout_s, queued=self._queued())
+        await self._supervisor.stop()
+        for sink in self._sinks.values():
+            try:
+                await sink.close()
+            except Exception as e:
+                log.warning("sink_close_failed", sink=sink.name, error=repr(e))
+
+    def _queued(self) -> int:
+        return sum(w.status().queued for w in self._workers.values())
+
+    # --- intake ----------------------------------------------------------------------------------
+
+    async def submit(self, signal: Signal) -> AlertId | None:
+        """Turn a detector's signal into a persisted, queued alert; None when silenced, cooling down or a
+        duplicate. Returns after the alert and its deliveries are durable, before any is sent."""
+        self._require_running()
+        labels = alert_labels(signal, self._config.symbol_groups)
+        if silenced_by(self._silences, labels, signal.ts_event_ns) is not None:
+            ALERTS_SUPPRESSED.labels(reason="silenced").inc()
+            return None
+        verdict = self._cooldowns.check(signal)
+        if verdict is not Verdict.ALLOW:
+            ALERTS_SUPPRESSED.labels(reason=verdict.value).inc()
+            return None
+        context = self.enricher.context_lines(signal)
+        self.enricher.observe(signal)
+        targets = self._alive_targets(self._router.route(labels))
+        previous, keep_until_ns = self._cooldowns.record(signal)
+        try:
+            alert_id = await self._persist(signal, signal_signature(signal), targets, keep_until_ns)
+        except BaseException:
+            self._cooldowns.restore(signal, previous)
+            raise
+        if alert_id is None:
+            self._cooldowns.restore(signal, previous)
+            ALERTS_SUPPRESSED.labels(reason="duplicate").inc()
+            return None
+        self._enqueue(alert_id, signal, targets, context)
+        return alert_id
+
+    async def submit_wallet_trade(self, trade: WalletTrade) -> AlertId | None:
+        """One alert per (chain, tx_hash, log_index). A `removed` trade yields a correction, sent only to the
+        channels that already delivered the original (nothing when it was never sent)."""
+        if not trade.removed:
+            self._require_running()
+            signal = wallet_signal(trade)
+            labels = alert_labels(signal, self._config.symbol_groups)
+            if silenced_by(self._silences, labels, signal.ts_event_ns) is not None:
+                ALERTS_SUPPRESSED.labels(reason="silenced").inc()
+                return None
+            targets = self._alive_targets(self._router.route(labels))
+            alert_id = await self._persist(signal, wallet_signature(trade), targets, None)
+            if alert_id is None:
+                ALERTS_SUPPRESSED.labels(reason="duplicate").inc()
+                return None
+            self._enqueue(alert_id, signal, targets, ())
+            return alert_id
+        self._require_running()
+        original = await self._store.find_alert(wallet_signature(trade))
+        if original is None:
+            return None
+        sent = {d.channel for d in await self._store.deliveries(original.id) if d.state == "sent"}
+        correction = wallet_signal(trade, correction=True)
+        targets = [
+            RouteTarget(c, f"correction|{c}", 0.0)
+            for c in sorted(sent)
+            if c in self._workers and self._workers[c].state is not ChannelState.FAILED
+        ]
+        if not targets:
+            return None
+        alert_id = await self._persist(correction, wallet_signature(trade, correction=True), targets, None)
+        if alert_id is not None:
+            self._enqueue(alert_id, correction, targets, ())
+        return alert_id
+
+    def _require_running(self) -> None:
+        if not self._accepting:
+            raise RuntimeError("AlertService is not running; call start() first")
+
+    def _alive_targets(self, targets: Sequence[RouteTarget]) -> list[RouteTarget]:
+        """Drop channels that are failed or have no sink; if none is left, use the fallback channels."""
+        alive = [t for t in targets if self._is_alive(t.channel)]
+        if alive or not targets:
+            return alive
+        return [
+            RouteTarget(c, f"fallback|{c}", 0.0) for c in self._config.fallback_channels if self._is_alive(c)
+        ]
+
+    def _is_alive(self, channel: str) -> bool:
+        worker = self._workers.get(channel)
+        return worker is not None and worker.state is not ChannelState.FAILED
+
+    async def _persist(
+        self, signal: Signal, signature: str, targets: Sequence[RouteTarget], keep_until_ns: int | None
+    ) -> AlertId | None:
+        return await self._store.insert_alert(
+            signal,
+            signature=signature,
+            channels=[t.channel for t in targets],
+            created_at_ns=self._clock.now_ns(),
+            cooldown_until_ns=keep_until_ns,
+            entry_price=entry_price(signal),
+        )
+
+    def _render_for(self, channel_type: ChannelType) -> Render:
+        renderer = self._renderer
+
+        def render(signal: Signal, alert_id: int, context: Sequence[str]) -> RenderedAlert:
+            return renderer.render(signal, alert_id, channel_type, context)
+
+        return render
+
+    def _enqueue(
+        self, alert_id: int, signal: Signal, targets: Sequence[RouteTarget], context: Sequence[str]
+    ) -> None:
+        lines = tuple(context)
+        for target in targets:
+            self._workers[target.channel].enqueue(
+                QueuedDelivery(alert_id, signal, lines, target.group_key), target.group_wait_s
+            )
+
+    async def _on_channel_disabled(self, channel: str, error: str) -> None:
+        now_ns = self._clock.now_ns()
+        signal = channel_disabled_signal(channel, error, now_ns)
+        targets = [
+            RouteTarget(c, f"operator|{c}", 0.0)
+            for c in self._config.fallback_channels
+            if c != channel and self._is_alive(c)
+        ]
+        log.critical("operator_alert", channel=channel, error=error, fallback=[t.channel for t in targets])
+        if not targets:
+            return
+        alert_id = await self._persist(signal, signal_signature(signal), targets, None)
+        if alert_id is not None:
+            self._enqueue(alert_id, signal, targets, ())
+
+    # --- silences, queries -----------------------------------------------------------------------
+
+    async def add_silence(
+        self, matchers: Sequence[str], *, until_ns: int, created_by: str, reason: str
+    ) -> int:
+        """Mute alerts whose labels match every matcher until `until_ns` (compared with event time).
+        Raises ValueError for an unparsable matcher or an empty list (which would mute everything)."""
+        if not matchers:
+            raise ValueError('a silence needs at least one matcher, for example symbol="BTCUSDT"')
+        compile_silence(0, matchers, until_ns)
+        silence_id = await self._store.add_silence(
+            matchers,
+            until_ns=until_ns,
+            created_by=created_by,
+            reason=reason,
+            created_at_ns=self._clock.now_ns(),
+        )
+        self._silences.append(compile_silence(silence_id, matchers, until_ns))
+        return silence_id
+
+    async def remove_silence(self, silence_id: int) -> bool:
+        self._silences = [s for s in self._silences if s.id != silence_id]
+        return await self._store.remove_silence(silence_id)
+
+    async def list_silences(self) -> Sequence[SilenceRow]:
+        return await self._store.list_silences()
+
+    async def list_alerts(
+        self, filters: AlertFilter | None = None, page: Page | None = None
+    ) -> Sequence[AlertRow]:
+        f = filters or AlertFilter()
+        p = page or Page()
+        return await self._store.list_alerts(
+            detector=f.detector,
+            kind=f.kind,
+            symbol=f.symbol,
+            severity=f.severity,
+            since_ns=f.since_ns,
+            before_id=p.before_id,
+            limit=p.limit,
+        )
+
+    def channel_states(self) -> dict[str, ChannelStatus]:
+        return {name: worker.status() for name, worker in self._workers.items()}
+
+    # --- retention -------------------------------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await self._sleep(self._config.retention_interval_s)
+            await self.purge()
+
+    async def purge(self) -> int:
+        """Delete alerts older than `retention_days` (never ones still pending) and ended silences."""
+        now_ns = self._clock.now_ns()
+        cutoff_ns = now_ns - int(self._config.retention_days * 86_400 * _NS_PER_S)
+        deleted = await self._store.purge(alerts_before_ns=cutoff_ns, now_ns=now_ns)
+        self._silences = [s for s in self._silences if s.until_ns > now_ns]
+        log.info("alerts_purged", deleted=deleted)
+        return deleted

@@ -1,0 +1,95 @@
+"""Kill the alert pipeline with SIGKILL at random moments; nothing may be lost, duplicates <= 1 per kill.
+
+A real child process (alert_crash_child.py) submits a deterministic stream and delivers it to an aiohttp
+stub in this process, which records every alert id it receives. The child is killed >= 20 times and
+restarted (it resubmits the whole stream; dedup makes that idempotent), then runs to completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+CHILD = Path(__file__).with_name("alert_crash_child.py")
+SIGNALS = 400
+KILLS = 22
+
+
+async def _stub() -> tuple[web.AppRunner, str, list[int]]:
+    received: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.extend(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/hook", received
+
+
+async def _spawn(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(CHILD),
+            str(db),
+            url,
+            str(SIGNALS),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+    assert line.strip() == b"READY", f"child did not start: {line!r}; see {log}"
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_sigkill_loses_nothing_and_duplicates_at_most_one_per_kill(tmp_path: Path) -> None:
+    rng = random.Random(20260101)
+    db, log = tmp_path / "alerts.db", tmp_path / "child.log"
+    runner, url, received = await _stub()
+    try:
+        kills = 0
+        for _ in range(KILLS):
+            proc = await _spawn(db, url, log)
+            # The kill moment is the thing under test, so it is random by design (not a synchronisation).
+            await asyncio.sleep(rng.uniform(0.0, 0.25))
+            if proc.returncode is None:
+                proc.kill()
+                kills += 1
+            await proc.wait()
+        proc = await _spawn(db, url, log)
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).strip() == b"DONE"
+        assert await proc.wait() == 0
+    finally:
+        await runner.cleanup()
+
+    conn = sqlite3.connect(db)
+    alert_ids = {r[0] for r in conn.execute("SELECT id FROM alerts")}
+    states = Counter(r[0] for r in conn.execute("SELECT state FROM deliveries"))
+    counts = Counter(received)
+    duplicates = sum(n - 1 for n in counts.values())
+    print(
+        f"\ncrash test: kills={kills} alerts={len(alert_ids)} received={len(received)} "
+        f"unique={len(counts)} duplicates={duplicates} max_per_alert={max(counts.values())} states={dict(states)}"
+    )
+    assert kills >= 20
+    assert len(alert_ids) == SIGNALS
+    assert states == {"sent": SIGNALS}
+    assert set(counts) == alert_ids  # none missing, nothing unknown
+    assert duplicates <= kills
