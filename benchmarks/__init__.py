@@ -1,0 +1,1 @@
+"""Throughput, latency and memory harness. Each `bench_<name>.py` exposes `main()` (defaults, prints a table)."""
