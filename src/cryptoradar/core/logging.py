@@ -1,9 +1,13 @@
-"""structlog set-up and a rate limiter for repeated warnings."""
+"""structlog set-up, an optional rotating log file, and a rate limiter for repeated warnings."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
+from logging.handlers import BaseRotatingHandler
+from pathlib import Path
 from typing import Literal
 
 import structlog
@@ -12,25 +16,150 @@ from cryptoradar.core.clock import Clock, SystemClock
 
 LogFormat = Literal["json", "console", "auto"]
 
+_NS_PER_S = 1_000_000_000
+_OUR_HANDLER = "_cryptoradar_handler"
+"""Attribute marking handlers installed here, so configuring twice replaces instead of duplicating."""
 
-def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
-    """JSON lines in production, readable output on a TTY."""
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: LogFormat = "auto",
+    *,
+    file_path: Path | None = None,
+    max_bytes: int = 50 * 1024 * 1024,
+    rotate_every_s: float = 86_400.0,
+    retention_s: float = 7 * 86_400.0,
+) -> None:
+    """JSON lines in production, readable output on a TTY.
+
+    With `file_path`, every record (structlog's and the stdlib's, e.g. aiohttp warnings) also goes to that
+    file as JSON lines through stdlib logging; the file rotates by size and on UTC `rotate_every_s`
+    boundaries, and rotated files older than `retention_s` are deleted.
+    """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    level_no = logging.getLevelName(level.upper())
+    _remove_our_handlers()
+    if file_path is None:
+        structlog.configure(
+            processors=[*shared, structlog.processors.format_exc_info, renderer],
+            wrapper_class=structlog.make_filtering_bound_logger(level_no),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+            cache_logger_on_first_use=False,
+        )
+        return
+    file_handler = RetainingRotatingFileHandler(file_path, max_bytes, rotate_every_s, retention_s)
+    file_handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
+    stderr_handler = logging.StreamHandler(sys.stderr)
+    stderr_handler.setFormatter(_formatter(shared, renderer))
+    root = logging.getLogger()
+    for handler in (stderr_handler, file_handler):
+        setattr(handler, _OUR_HANDLER, True)
+        root.addHandler(handler)
+    root.setLevel(level_no)
     structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _formatter(
+    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+) -> structlog.stdlib.ProcessorFormatter:
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
     )
+
+
+def _remove_our_handlers() -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _OUR_HANDLER, False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+class RetainingRotatingFileHandler(BaseRotatingHandler):
+    """Rotates when the file would pass `max_bytes` or a UTC `rotate_every_s` boundary is crossed.
+
+    The current file keeps its name; a rotated one becomes `<name>.<UTC yyyymmddTHHMMSS>[.<n>]`. After each
+    rotation, rotated files last written more than `retention_s` ago are deleted. (The stdlib offers size
+    *or* time rotation, not both, and its timed handler overwrites a same-interval backup.)
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int,
+        rotate_every_s: float,
+        retention_s: float,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_bytes <= 0 or rotate_every_s <= 0 or retention_s <= 0:
+            raise ValueError("max_bytes, rotate_every_s and retention_s must be positive")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, "a", encoding="utf-8", delay=False)
+        self._path = path
+        self._max_bytes = max_bytes
+        self._every_ns = int(rotate_every_s * _NS_PER_S)
+        self._retention_ns = int(retention_s * _NS_PER_S)
+        self._clock = clock or SystemClock()
+        self._next_rollover_ns = self._boundary_after(self._clock.now_ns())
+
+    def _boundary_after(self, now_ns: int) -> int:
+        return (now_ns // self._every_ns + 1) * self._every_ns
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self._clock.now_ns() >= self._next_rollover_ns:
+            return True
+        if self.stream is None:
+            return False
+        size = self.stream.tell()
+        return size > 0 and size + len(self.format(record)) + 1 > self._max_bytes
+
+    def doRollover(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        now_ns = self._clock.now_ns()
+        if self._path.exists() and self._path.stat().st_size > 0:
+            self._path.rename(self._rotated_name(now_ns))
+        self.stream = self._open()
+        self._next_rollover_ns = self._boundary_after(now_ns)
+        self.delete_expired(now_ns)
+
+    def _rotated_name(self, now_ns: int) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // _NS_PER_S))
+        candidate = self._path.with_name(f"{self._path.name}.{stamp}")
+        n = 1
+        while candidate.exists():
+            candidate = self._path.with_name(f"{self._path.name}.{stamp}.{n}")
+            n += 1
+        return candidate
+
+    def rotated_files(self) -> list[Path]:
+        return sorted(self._path.parent.glob(f"{self._path.name}.*"))
+
+    def delete_expired(self, now_ns: int) -> None:
+        cutoff_ns = now_ns - self._retention_ns
+        for rotated in self.rotated_files():
+            try:
+                if rotated.stat().st_mtime_ns < cutoff_ns:
+                    os.remove(rotated)
+            except FileNotFoundError:
+                continue  # removed concurrently (another process sharing the directory)
 
 
 class LogOncePerKind:
