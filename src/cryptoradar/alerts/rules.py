@@ -42,9 +42,11 @@ def signal_signature(signal: Signal) -> str:
 
 
 def wallet_signature(trade: WalletTrade, *, correction: bool = False) -> str:
-    """One alert per on-chain log (chain, tx_hash, log_index); its reorg correction has its own key."""
+    """One alert per trade: (chain, tx_hash, log_index) plus wallet and token, because one log can be two
+    trades (a transfer between two watched wallets) or many (an ERC-1155 batch). Its reorg correction has
+    its own key."""
     prefix = "wallet-correction" if correction else "wallet"
-    return f"{prefix}|{trade.chain}|{trade.tx_hash.lower()}|{trade.log_index}"
+    return f"{prefix}|{trade.chain}|{trade.tx_hash.lower()}|{trade.log_index}|{trade.wallet.lower()}|{trade.token}"
 
 
 def cooldown_key(signal: Signal) -> CooldownKey:

@@ -5,19 +5,26 @@ Each command is a thin shell: it loads config, builds what it needs through `app
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from cryptoradar.config import load_settings, redacted_dump
+from cryptoradar.config import Settings, load_settings, redacted_dump
 from cryptoradar.core.errors import ConfigError
+from cryptoradar.core.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="Real-time crypto market alerts over WebSockets.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate configuration.")
 app.add_typer(config_app, name="config")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that need real local services.")
+app.add_typer(bench_app, name="bench")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,6 +34,27 @@ ConfigOption = Annotated[
 ]
 
 
+def _load(file: Path | None) -> Settings:
+    try:
+        return load_settings(file)
+    except ConfigError as e:
+        err_console.print(f"[red]config error[/red]: {e}")
+        raise typer.Exit(2) from None
+
+
+def _run_until_signalled(main: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run `main` with SIGINT/SIGTERM setting `stop`, so every command shuts down the same clean way."""
+
+    async def runner() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner())
+
+
 @config_app.command("check")
 def config_check(
     file: Annotated[
@@ -34,12 +62,172 @@ def config_check(
     ] = None,
 ) -> None:
     """Validate a config file and print the effective config with secrets redacted."""
-    try:
-        settings = load_settings(file)
-    except ConfigError as e:
-        err_console.print(f"[red]config error[/red]: {e}")
-        raise typer.Exit(2) from None
+    settings = _load(file)
     console.print_json(json.dumps(redacted_dump(settings)))
+
+
+@app.command()
+def demo(
+    config: ConfigOption = None,
+    duration: Annotated[float, typer.Option(help="Seconds to run before printing the summary.")] = 60.0,
+    symbols: Annotated[int | None, typer.Option(help="Spot symbols in the simulator.")] = None,
+    acceleration: Annotated[float | None, typer.Option(help="Simulated seconds per wall second.")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level while the live view runs.")] = "WARNING",
+) -> None:
+    """Run the exchange simulator and the full pipeline against it, offline, and show what arrives."""
+    from cryptoradar.cli.demo import run_demo
+
+    settings = _load(config)
+    overrides: dict[str, object] = {}
+    if symbols is not None:
+        overrides["symbols"] = symbols
+    if acceleration is not None:
+        overrides["acceleration"] = acceleration
+    if overrides:
+        settings = settings.model_copy(update={"sim": settings.sim.model_copy(update=overrides)})
+    configure_logging(log_level, "console")
+    stop = asyncio.Event()
+    _run_until_signalled(run_demo(settings, duration, console, stop), stop)
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Watch live Binance (packaged defaults or your config) until SIGINT/SIGTERM."""
+    from cryptoradar.app import Radar
+
+    settings = _load(config)
+    configure_logging(settings.log.level, settings.log.format)
+
+    async def main(stop: asyncio.Event) -> None:
+        radar = Radar(settings)
+        await radar.start()
+        try:
+            await stop.wait()
+        finally:
+            await radar.stop()
+        console.print(radar.summary())
+
+    stop = asyncio.Event()
+    _run_until_signalled(main(stop), stop)
+
+
+@app.command()
+def sim(config: ConfigOption = None) -> None:
+    """Run the exchange simulator alone on 127.0.0.1 and print its URLs (for any Binance client)."""
+    from cryptoradar.app import sim_options
+    from cryptoradar.sim import run_simulator
+
+    settings = _load(config)
+    configure_logging(settings.log.level, settings.log.format)
+    stop = asyncio.Event()
+    _run_until_signalled(run_simulator(sim_options(settings), stop, announce=console.print), stop)
+
+
+@app.command()
+def replay(
+    files: Annotated[
+        list[Path], typer.Argument(help="Recordings (.jsonl.zst, shared .txt) or archive CSV/zip files.")
+    ],
+    pace: Annotated[
+        float | None, typer.Option(help="1.0 keeps the recorded gaps; omit for full speed (recordings only).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Feed recordings or data.binance.vision files through the parser and the detectors; print counts."""
+    from cryptoradar.cli.replay import run_replay
+
+    settings = _load(config)
+    configure_logging(settings.log.level, settings.log.format)
+    stop = asyncio.Event()
+    _run_until_signalled(run_replay(settings, files, pace, console, stop), stop)
+
+
+@app.command()
+def backtest(
+    archive: Annotated[list[Path], typer.Option(help="data.binance.vision kline/aggTrades CSV or zip.")] = [],  # noqa: B006
+    candles: Annotated[
+        list[Path], typer.Option(help="JSON candle files [[open_ms, o, h, l, c, v], ...].")
+    ] = [],  # noqa: B006
+    recording: Annotated[list[Path], typer.Option(help="Recordings made by `cryptoradar record`.")] = [],  # noqa: B006
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols to keep (default: all).")] = "",
+    timeframes: Annotated[str, typer.Option(help="Comma-separated intervals to keep (default: all).")] = "",
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Day after the last, YYYY-MM-DD (exclusive).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("backtest-report"),
+    stats_db: Annotated[Path | None, typer.Option(help="Store hit rates here for alert enrichment.")] = None,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run history through the live detectors; write an HTML report, CSV/JSON of signals and hit rates."""
+    from cryptoradar.backtest.command import backtest_command, rich_progress
+    from cryptoradar.core.clock import SystemClock
+
+    settings = _load(config)
+    configure_logging(settings.log.level, settings.log.format)
+
+    async def main(stop: asyncio.Event) -> None:
+        with rich_progress(console) as progress:
+            run = await backtest_command(
+                archives=archive,
+                candles=candles,
+                recordings=recording,
+                symbols=[s for s in symbols.split(",") if s],
+                timeframes=[t for t in timeframes.split(",") if t],
+                date_from=date_from,
+                date_to=date_to,
+                detectors=settings.detectors,
+                out_dir=out,
+                stats_db=stats_db,
+                saved_ms=SystemClock().now_ns() // 1_000_000,
+                open_report=open_report,
+                progress=progress,
+            )
+        console.print(
+            f"{run.result.bars:,} bars, {len(run.result.signals):,} signals; report: {run.files.html}"
+        )
+
+    stop = asyncio.Event()
+    try:
+        _run_until_signalled(main(stop), stop)
+    except ValueError as e:
+        err_console.print(f"[red]backtest[/red]: {e}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def evaluate(
+    seeds: Annotated[str, typer.Option(help="Comma-separated simulator seeds.")] = "11,12",
+    symbols: Annotated[int, typer.Option(help="Spot symbols per seed.")] = 300,
+    days: Annotated[float, typer.Option(help="Simulated days scored per seed.")] = 1.0,
+    workers: Annotated[int, typer.Option(help="Processes to run seeds in.")] = 2,
+    config: ConfigOption = None,
+) -> None:
+    """Precision and recall of every detector against the simulator's labelled scenarios."""
+    from cryptoradar.evaluate import evaluate_command, render_table
+
+    settings = _load(config)
+    report = evaluate_command(
+        [int(s) for s in seeds.split(",") if s],
+        symbols=symbols,
+        days=days,
+        config=settings.detectors,
+        workers=workers,
+    )
+    console.print(render_table(report))
+
+
+@bench_app.command("wallets")
+def bench_wallets(
+    duration: Annotated[float, typer.Option(help="Seconds per mode.")] = 40.0,
+) -> None:
+    """WebSocket vs polling detection of wallet trades on a real local chain (ganache, from npm)."""
+    from cryptoradar.sources.evm.bench import run_wallet_benchmark
+    from cryptoradar.storage.evm_sqlite import SqliteWalletStore
+
+    report = run_wallet_benchmark(SqliteWalletStore.open, duration_s=duration)
+    console.print(report.to_markdown())
 
 
 def main() -> None:

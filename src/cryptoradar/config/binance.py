@@ -41,6 +41,23 @@ class BinanceConfig(Section):
     max_connection_age_s: float = Field(default=23 * 3600, gt=0)
     """Replace each connection (make before break) before Binance's 24 h cut."""
     queue_size: int = Field(default=50_000, gt=0)
+    client_ping_interval_s: float | None = Field(default=30.0, ge=20)
+    """Our own pings count toward the control-message limit, so never more often than every 20 s."""
+    reconnect_initial_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=60.0, gt=0)
+    close_grace_ms: int = Field(default=3_000, ge=0)
+    """Exchange-clock ms after a bar's close time before a missing final push is fetched from REST."""
+    refetch_after_s: float = Field(default=1.5, gt=0)
+    """REST lags the stream a little: re-fetch a just-closed bar after this long if it was missing."""
+    bar_check_s: float = Field(default=0.25, gt=0)
+    """How often the exchange clock is checked for overdue bars."""
+    rest_concurrency: int = Field(default=8, gt=0, le=64)
+    time_sync_s: float = Field(default=300.0, gt=0)
+    spot_all_market_streams: tuple[str, ...] = ("!miniTicker@arr",)
+    """`!miniTicker@arr` keeps the universe's 24 h quote volumes current."""
+    futures_symbol_streams: tuple[str, ...] = ("aggTrade", "markPrice@1s")
+    """Per-symbol USD-M streams (appended to `<symbol>@`)."""
+    futures_all_market_streams: tuple[str, ...] = ("!forceOrder@arr",)
 
 
 class UniverseConfig(Section):

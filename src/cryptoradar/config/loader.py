@@ -75,7 +75,10 @@ def _describe(error: ValidationError, source: Path) -> str:
                 f"  {key}: unknown key; remove it or check its spelling against `cryptoradar config check`"
             )
             continue
-        bad = "<redacted>" if _looks_secret(key) else repr(item.get("input"))
+        value = item.get("input")
+        # Only scalars are echoed: a whole section may hold secrets (RPC URLs with keys) under any name.
+        scalar = isinstance(value, str | int | float | bool) or value is None
+        bad = repr(value) if scalar and not _looks_secret(key) else "<redacted>"
         lines.append(f"  {key}: {item['msg']} (got {bad}); {_fix_for(kind)}")
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 Each 1m bar is drawn at its open for all symbols at once (numpy), as `SUBSTEPS` sub-step states, so the
 server can reveal 3 in-progress updates and the final bar without any per-trade work. Features:
 GARCH(1,1) volatility clustering, Student-t shocks, a common market factor (symbols correlate), a UTC-hour
-volume profile, Poisson trade counts (illiquid symbols get zero-trade bars, flat at the previous close).
+volume profile, volume that clusters with volatility and in slow AR(1) waves, Poisson trade counts
+(illiquid symbols get zero-trade bars, flat at the previous close).
 Prices are rounded to each symbol's tick and volumes to its lot step when drawn, so every output
 (REST, WS, ground truth) formats the same floats into the same strings.
 
@@ -30,6 +31,10 @@ _N_FIELDS = 9
 _T_DF = 4.0
 _GARCH_ALPHA = 0.08
 _GARCH_BETA = 0.90
+_ACTIVITY_PERSISTENCE = 0.95
+_ACTIVITY_SHOCK_SD = 0.15
+"""Log trading activity follows an AR(1) per symbol (stationary sd ~0.48): volume comes in waves."""
+_ACTIVITY_VAR = _ACTIVITY_SHOCK_SD**2 / (1.0 - _ACTIVITY_PERSISTENCE**2)
 _HOURS = np.arange(24, dtype=np.float64)
 HOUR_PROFILE: F64 = (
     1.0 + 0.7 * np.exp(-(((_HOURS - 14.5) / 3.0) ** 2)) - 0.45 * np.exp(-(((_HOURS - 4.0) / 2.5) ** 2))
@@ -71,6 +76,9 @@ class MarketModel:
         long_run = np.array([s.vol_1m for s in specs]) ** 2
         self._omega = long_run * (1.0 - _GARCH_ALPHA - _GARCH_BETA)
         self._sigma2 = long_run.copy()
+        self._long_run = long_run
+        self._season_var = 1.0
+        self._activity = np.zeros(n)
         self._close = _round_to(np.array([s.price for s in specs]), self._price_dec)
         self.atr_frac = np.array([s.vol_1m for s in specs]) * 1.5
         """Running 14-bar average of (high - low) / close, per symbol."""
@@ -109,7 +117,9 @@ class MarketModel:
         self.closed_count += 1
         self.first_trade_id += final[:, N].astype(np.int64)
         log_r = np.log(final[:, C] / final[:, O])
-        self._sigma2 = self._omega + _GARCH_ALPHA * log_r**2 + _GARCH_BETA * self._sigma2
+        # The GARCH state sees the de-seasoned return: otherwise the busy hours' larger returns would feed
+        # back into the variance (alpha x season + beta > 1) and volatility would explode every afternoon.
+        self._sigma2 = self._omega + _GARCH_ALPHA * log_r**2 / self._season_var + _GARCH_BETA * self._sigma2
         self.atr_frac += ((final[:, H] - final[:, L]) / final[:, C] - self.atr_frac) / 14.0
         self._close = final[:, C].copy()
         self.current_open_ms += BAR_MS
@@ -120,7 +130,8 @@ class MarketModel:
         rng, n = self._rng, self.n_symbols
         hour = (self.current_open_ms // 3_600_000) % 24
         season = float(HOUR_PROFILE[hour])
-        sigma = np.sqrt(self._sigma2 * (0.5 + 0.5 * season)) / math.sqrt(SUBSTEPS)
+        self._season_var = 0.5 + 0.5 * season
+        sigma = np.sqrt(self._sigma2 * self._season_var) / math.sqrt(SUBSTEPS)
         t_scale = math.sqrt(_T_DF / (_T_DF - 2.0))
         market = rng.standard_t(_T_DF, size=(SUBSTEPS, 1)) / t_scale
         own = rng.standard_t(_T_DF, size=(SUBSTEPS, n)) / t_scale
@@ -128,6 +139,10 @@ class MarketModel:
         sub_r = sigma * shocks
         quote_vol = self._quote_per_min * season * rng.lognormal(-0.06, 0.35, size=n)
         quote_vol *= 1.0 + 0.5 * np.abs(shocks).sum(axis=0) / SUBSTEPS
+        # Volume clusters with volatility (GARCH state) and in slow waves of activity, as on real markets;
+        # the activity factor has mean 1 (lognormal correction).
+        self._activity = _ACTIVITY_PERSISTENCE * self._activity + rng.normal(0.0, _ACTIVITY_SHOCK_SD, size=n)
+        quote_vol *= np.exp(self._activity - _ACTIVITY_VAR / 2.0) * np.sqrt(self._sigma2 / self._long_run)
         for j, ov in overrides.items():
             sub_r[:, j] = ov.log_return * np.array([0.2, 0.3, 0.3, 0.2])
             quote_vol[j] = ov.quote_volume

@@ -17,17 +17,17 @@ from types import TracebackType
 from typing import IO
 
 import msgspec
-import numpy as np
 from aiohttp import web
 
 from cryptoradar.events import Market
 from cryptoradar.sim.endpoints import MarketApp
 from cryptoradar.sim.faults import apply_fault
-from cryptoradar.sim.model import BAR_MS, BarOverride, KlineRow, MarketModel
+from cryptoradar.sim.model import BAR_MS, KlineRow, MarketModel
 from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS, Fault, ScheduledFault, SimOptions
 from cryptoradar.sim.rest import RestGate
 from cryptoradar.sim.runtime import MarketRuntime
-from cryptoradar.sim.scenarios import Label, ScenarioInjector, TapeEvent, background_liquidations
+from cryptoradar.sim.scenarios import Label
+from cryptoradar.sim.schedule import ScenarioSchedule
 from cryptoradar.sim.stats import MarketStats, SimStats
 from cryptoradar.sim.universe import futures_universe, spot_universe
 from cryptoradar.sim.ws import WsHub, WsLimits
@@ -82,8 +82,8 @@ class Simulator:
         self.futures_symbols = [s.name for s in futures_specs]
         spot_model = MarketModel(spot_specs, opts.seed, 1, first_open)
         futures_model = MarketModel(futures_specs, opts.seed, 2, first_open)
-        self._injector = ScenarioInjector(opts.seed, opts.scenario_every_bars, spot_model, futures_model)
-        self._liq_rng = np.random.default_rng([opts.seed, 3])
+        self._schedule = ScenarioSchedule(opts.seed, opts.scenario_every_bars, opts.scenarios, self.start_ms,
+                                          spot_model, futures_model)  # fmt: skip
         accel = opts.acceleration if opts.acceleration > 0 else 1.0
         max_age = opts.max_connection_age_wall_s or _DAY_MS / 1000 / accel
         self._spot = self._market(Market.SPOT, spot_model, self.stats.spot, WsLimits(
@@ -106,7 +106,7 @@ class Simulator:
     ) -> MarketApp:
         opts = self.opts
         hub = WsHub(market, frozenset(model.index), limits, stats, self.now_ms)
-        hook = self._spot_bar if market is Market.SPOT else self._futures_bar
+        hook = self._schedule.spot_bar if market is Market.SPOT else self._schedule.futures_bar
         runtime = MarketRuntime(market, model, hub, hook, opts.seed + (1 if market is Market.SPOT else 2))
         gate = RestGate(market, stats, weight_limit, opts.requests_after_429_before_ban, opts.ban_exchange_s,
                         opts.acceleration, self.now_ms)  # fmt: skip
@@ -193,24 +193,11 @@ class Simulator:
             self.inject(self._planned.pop(0).fault)
         self._spot.rt.advance(now_ms)
         self._futures.rt.advance(now_ms)
-        for label in self._injector.completed(now_ms):
+        for label in self._schedule.completed(now_ms):
             self.labels.append(label)
             if self._truth is not None:
                 self._truth.write(label_json(label) + "\n")
                 self._truth.flush()
-
-    def _spot_bar(self, open_ms: int) -> tuple[dict[int, BarOverride], list[TapeEvent]]:
-        if not self.opts.scenarios or open_ms < self.start_ms:
-            return {}, []
-        return self._injector.spot_overrides(open_ms), []
-
-    def _futures_bar(self, open_ms: int) -> tuple[dict[int, BarOverride], list[TapeEvent]]:
-        if open_ms < self.start_ms:
-            return {}, []
-        overrides, tape = self._injector.futures_overrides(open_ms) if self.opts.scenarios else ({}, [])
-        taken = {(e.j, e.at_ms // 1000) for e in tape}
-        background = background_liquidations(self._liq_rng, self._futures.rt.model, open_ms)
-        return overrides, tape + [e for e in background if (e.j, e.at_ms // 1000) not in taken]
 
 
 def label_json(label: Label) -> str:

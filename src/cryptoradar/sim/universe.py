@@ -82,7 +82,7 @@ def _spec(
         wire_dec = price_dec
     liquid = status == "TRADING"
     quote_per_min = 10 ** (6.3 - 1.4 * math.log10(rank + 1) + rng.normal(0.0, 0.3)) if liquid else 0.0
-    vol = 0.0008 if rank < 3 else float(rng.uniform(0.0012, 0.004))
+    vol = 0.0008 if rank < 3 else float(rng.uniform(0.0008, 0.0025))
     loading = 0.9 if rank == 0 else float(rng.uniform(0.3, 0.75))
     return SymbolSpec(
         name=base + quote,

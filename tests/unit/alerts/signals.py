@@ -40,11 +40,13 @@ def make_signal(
     )
 
 
-def make_trade(*, wallet_label: str = "fund", tx_hash: str = "0xT", log_index: int = 1) -> WalletTrade:
+def make_trade(
+    *, wallet_label: str = "fund", tx_hash: str = "0xT", log_index: int = 1, wallet: str = "0xabc"
+) -> WalletTrade:
     """A watched wallet buying 2 WETH on Polygon at T0."""
     return WalletTrade(
         chain="polygon",
-        wallet="0xabc",
+        wallet=wallet,
         wallet_label=wallet_label,
         direction="buy",
         kind="swap",

@@ -19,14 +19,14 @@ HOSTILE = "<b>@everyone</b> & <@123> @here"
 
 def test_momentum_format() -> None:
     s = make_signal(
-        metrics={"strength": 8, "move_pct": 2.35, "move_sigma": 3.1, "volume_pct": 450, "volume_z": 4.2}
+        metrics={"strength": 8, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2}
     )
     a = Renderer().render(s, 5, ChannelType.DISCORD, ["Regime: trending"])
     assert a.title == "🚀 BTCUSDT momentum 1m"
     lines = a.body.splitlines()
     assert "Strength: 8/10" in lines
-    assert "Move: +2.35% (3.1\u03c3 normalised)" in lines
-    assert "Volume: +450.00% vs average (z-score 4.2)" in lines
+    assert "Move: +2.35% (3.1 ATR normalised)" in lines
+    assert "Volume: +450.00% vs average, z-score 4.2" in lines
     assert "Bar close: 2025-12-31 23:59:59 UTC" in lines
     assert lines[-1] == "• Regime: trending"
     assert a.fields[0] == ("Strength", "8/10")

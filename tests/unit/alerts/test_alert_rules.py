@@ -116,5 +116,8 @@ def test_signatures() -> None:
     s = make_signal()
     assert signal_signature(s) == f"momentum|BTCUSDT|1m|{s.window_start_ms}"
     trade = make_trade(tx_hash="0xAB", log_index=3)
-    assert wallet_signature(trade) == "wallet|polygon|0xab|3"
-    assert wallet_signature(trade, correction=True) == "wallet-correction|polygon|0xab|3"
+    key = f"polygon|0xab|3|{trade.wallet.lower()}|{trade.token}"
+    assert wallet_signature(trade) == f"wallet|{key}"
+    assert wallet_signature(trade, correction=True) == f"wallet-correction|{key}"
+    other_side = make_trade(tx_hash="0xAB", log_index=3, wallet="0xother")
+    assert wallet_signature(other_side) != wallet_signature(trade), "both watched sides of a log are alerted"

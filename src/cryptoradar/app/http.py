@@ -1,0 +1,130 @@
+"""Adapters from the running services to the HTTP layer's ports (`api/ports.py`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from cryptoradar.alerts.service import AlertFilter, AlertService, Page
+from cryptoradar.api.ports import AlertQuery
+from cryptoradar.api.readiness import StoreProbe
+from cryptoradar.api.views import AlertView, ChannelView, ConnectionView, SilenceView, SymbolFreshness
+from cryptoradar.events import Bar
+from cryptoradar.sources.binance.feed import BinanceFeed
+from cryptoradar.storage.sqlite import SqliteStore
+
+_NS_PER_MS = 1_000_000
+
+
+class AlertsAdapter:
+    """`AlertsView` over `AlertService`."""
+
+    def __init__(self, service: AlertService) -> None:
+        self._service = service
+
+    async def list_alerts(self, query: AlertQuery) -> Sequence[AlertView]:
+        since_ns = query.since_ms * _NS_PER_MS if query.since_ms is not None else None
+        rows = await self._service.list_alerts(
+            AlertFilter(detector=query.detector, symbol=query.symbol, since_ns=since_ns),
+            Page(limit=query.limit, before_id=query.before_id),
+        )
+        until_ns = query.until_ms * _NS_PER_MS if query.until_ms is not None else None
+        return [
+            AlertView(row.id, row.created_at_ns // _NS_PER_MS, row.signal)
+            for row in rows
+            if until_ns is None or row.created_at_ns <= until_ns
+        ]
+
+    async def add_silence(
+        self, matchers: Sequence[str], *, until_ns: int, created_by: str, reason: str
+    ) -> int:
+        return await self._service.add_silence(
+            matchers, until_ns=until_ns, created_by=created_by, reason=reason
+        )
+
+    async def remove_silence(self, silence_id: int) -> bool:
+        return await self._service.remove_silence(silence_id)
+
+    async def list_silences(self) -> Sequence[SilenceView]:
+        return [
+            SilenceView(
+                s.id,
+                list(s.matchers),
+                s.until_ns // _NS_PER_MS,
+                s.created_by,
+                s.reason,
+                s.created_at_ns // _NS_PER_MS,
+            )
+            for s in await self._service.list_silences()
+        ]
+
+    def channels(self) -> Sequence[ChannelView]:
+        return [
+            ChannelView(s.channel, str(s.state), s.queued, s.sent, s.retries, s.last_error)
+            for s in self._service.channel_states().values()
+        ]
+
+
+class RecentBars:
+    """The last `per_series` closed bars of every series, for the dashboard chart (bounded memory)."""
+
+    def __init__(self, per_series: int) -> None:
+        self._per_series = per_series
+        self._bars: dict[tuple[str, str], deque[Bar]] = {}
+
+    def add(self, bar: Bar) -> None:
+        key = (bar.symbol, bar.interval)
+        series = self._bars.get(key)
+        if series is None:
+            series = self._bars[key] = deque(maxlen=self._per_series)
+        series.append(bar)
+
+    def latest(self, symbol: str, interval: str, limit: int) -> Sequence[Bar]:
+        series = self._bars.get((symbol, interval))
+        if not series:
+            return []
+        return list(series)[-limit:]
+
+
+class MarketAdapter:
+    """`MarketView` over the Binance feed's state and the recent-bar buffer."""
+
+    def __init__(self, feed: BinanceFeed, bars: RecentBars) -> None:
+        self._feed = feed
+        self._bars = bars
+
+    def symbols(self) -> Sequence[SymbolFreshness]:
+        out: list[SymbolFreshness] = []
+        for market in self._feed.state().markets:
+            interval = self._feed.market(market.market).intervals
+            if not interval:
+                continue
+            for symbol, age_ms in market.last_bar_age_ms.items():
+                out.append(SymbolFreshness(str(market.market), symbol, interval[0], age_ms))
+        return out
+
+    def connections(self) -> Sequence[ConnectionView]:
+        return [
+            ConnectionView(
+                f"binance-{market.market}",
+                conn.connection_id,
+                conn.state,
+                conn.streams,
+                conn.age_s,
+                f"route {conn.route}" + (", replacing" if conn.replacing else ""),
+            )
+            for market in self._feed.state().markets
+            for conn in market.connections
+        ]
+
+    def recent_bars(self, symbol: str, interval: str, limit: int) -> Sequence[Bar]:
+        return self._bars.latest(symbol, interval, limit)
+
+
+def store_probe(store: SqliteStore) -> StoreProbe:
+    """A readiness probe that really writes: an unwritable disk shows up as not ready."""
+
+    async def probe() -> None:
+        await store.set_state("health_probe", "ok")
+
+    return probe

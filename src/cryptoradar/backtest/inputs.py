@@ -1,0 +1,169 @@
+"""Where backtest events come from, and the one order in which they are replayed.
+
+Inputs (each becomes one stream of events):
+
+- `ArchiveInput`: a data.binance.vision klines or aggTrades file (zip or CSV, ms or µs timestamps, spot or
+  USD-M, header or not) read by `sources.archive`, i.e. the same `bars_from_rows` as REST backfill;
+- `CandleJsonInput`: a JSON array of `[open_time_ms, o, h, l, c, v]` rows (see `candles.py`);
+- `CacheInput`: one (market, symbol, interval) of the local candle cache;
+- `RecordingInput`: a recorded WebSocket session, parsed by the live `FrameParser` via `sources.replay`.
+
+Order: the streams are merged lazily with a heap on `(ts_event_ns, symbol, interval length)`. For archive
+and cache bars `ts_event_ns` is close time + 1 ms, so bars go out by close time, then symbol, then the
+shorter interval first (a 1m and a 5m bar closing together: the 1m first). Inside one stream the input
+order is kept, which for a recording is the live arrival order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from cryptoradar.backtest.candles import CandleCache, read_ohlcv_json
+from cryptoradar.events import Bar, Event, Market
+from cryptoradar.sources.archive import (
+    ContinuityReport,
+    import_agg_trades,
+    import_klines,
+    interval_ms,
+    parse_archive_name,
+)
+from cryptoradar.sources.replay import replay_frames
+
+__all__ = [
+    "ArchiveInput",
+    "BacktestInput",
+    "CacheInput",
+    "CandleJsonInput",
+    "LoadedStream",
+    "RecordingInput",
+    "load",
+    "merge_in_event_order",
+]
+
+_log = structlog.get_logger(__name__)
+_CANDLE_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9_]+)-(?P<interval>\d+[smhdw])\.json$")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInput:
+    path: Path
+    market: Market | None = None
+    """None: from a `futures/um` folder in the path, else spot."""
+    symbol: str | None = None
+    interval: str | None = None
+    """None: from the archive file name."""
+
+
+@dataclass(frozen=True, slots=True)
+class CandleJsonInput:
+    path: Path
+    market: Market = Market.SPOT
+    symbol: str | None = None
+    """None: from a `<SYMBOL>-<interval>.json` name, underscores removed (`XRP_ETH-1m.json` -> XRPETH)."""
+    interval: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInput:
+    cache: CandleCache
+    market: Market
+    symbol: str
+    interval: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingInput:
+    path: Path
+    market: Market | None = None
+
+
+BacktestInput = ArchiveInput | CandleJsonInput | CacheInput | RecordingInput
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStream:
+    """One input's events in input order, with what the loader found wrong (never fatal)."""
+
+    name: str
+    events: Sequence[Event]
+    report: ContinuityReport
+
+
+def load(source: BacktestInput) -> LoadedStream:
+    """Read one input fully (archives and candle files are small enough per file; see docs/backtest.md)."""
+    if isinstance(source, ArchiveInput):
+        name = parse_archive_name(source.path)
+        if name is not None and name.kind == "aggTrades":
+            trades, report = import_agg_trades(source.path, source.market, source.symbol)
+            return LoadedStream(str(source.path), trades, report)
+        bars, report = import_klines(source.path, source.market, source.symbol, source.interval)
+        return LoadedStream(str(source.path), bars, report)
+    if isinstance(source, CandleJsonInput):
+        match = _CANDLE_NAME.match(source.path.name)
+        symbol = source.symbol or (match["symbol"].replace("_", "").upper() if match else None)
+        interval = source.interval or (match["interval"] if match else None)
+        if symbol is None or interval is None:
+            raise ValueError(f"{source.path}: pass symbol and interval, the file name does not carry them")
+        bars = read_ohlcv_json(source.path, source.market, symbol, interval)
+        return LoadedStream(str(source.path), bars, _continuity(bars, interval))
+    if isinstance(source, CacheInput):
+        bars = source.cache.read(source.market, source.symbol, source.interval)
+        path = source.cache.path(source.market, source.symbol, source.interval)
+        return LoadedStream(str(path), bars, _continuity(bars, source.interval))
+    events: list[Event] = []
+    report = ContinuityReport()
+    for parsed in replay_frames(source.path, source.market):
+        report.rows += 1
+        events.extend(parsed.events)
+    return LoadedStream(str(source.path), events, report)
+
+
+def _continuity(bars: Sequence[Bar], interval: str) -> ContinuityReport:
+    report = ContinuityReport(rows=len(bars))
+    step = interval_ms(interval)
+    previous: int | None = None
+    for b in bars:
+        if previous is not None and step is not None:
+            if b.open_time_ms <= previous:
+                report.out_of_order += 1
+                continue
+            if b.open_time_ms != previous + step:
+                report.missing += (b.open_time_ms - previous) // step - 1
+                report.gaps.append((previous, b.open_time_ms))
+        previous = b.open_time_ms
+    if not report.continuous:
+        _log.warning(
+            "candle_gaps", interval=interval, missing=report.missing, out_of_order=report.out_of_order
+        )
+    return report
+
+
+def _keyed(events: Iterable[Event]) -> Iterator[tuple[int, str, int, Event]]:
+    lengths: dict[str, int] = {}
+    for e in events:
+        if isinstance(e, Bar):
+            length = lengths.get(e.interval)
+            if length is None:
+                length = lengths[e.interval] = interval_ms(e.interval) or 0
+            yield e.ts_event_ns, e.symbol, length, e
+        else:
+            yield e.ts_event_ns, getattr(e, "symbol", ""), 0, e
+
+
+def merge_in_event_order(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
+    """Lazy heap merge of per-input event streams by (ts_event_ns, symbol, interval length).
+
+    Ties beyond the key keep stream order (the earlier input first), so the result is deterministic.
+    """
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    # heapq.merge breaks key ties by stream index, which gives the documented tie rule.
+    for *_, event in heapq.merge(*(_keyed(s) for s in streams), key=lambda t: t[:3]):
+        yield event

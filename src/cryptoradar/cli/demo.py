@@ -1,0 +1,163 @@
+"""`cryptoradar demo`: the simulator plus the full pipeline, shown live with rich."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from cryptoradar.app import Radar, settings_for_simulator, sim_options
+from cryptoradar.config import Settings
+from cryptoradar.events import Market
+from cryptoradar.sim import Simulator
+
+
+@dataclass
+class _Rates:
+    """Per-second rates from two snapshots of monotonic counters."""
+
+    last_s: float = field(default_factory=time.monotonic)
+    last: dict[str, int] = field(default_factory=dict)
+    per_s: dict[str, float] = field(default_factory=dict)
+
+    def update(self, counters: dict[str, int]) -> None:
+        now = time.monotonic()
+        elapsed = now - self.last_s
+        if elapsed >= 1.0:
+            self.per_s = {k: (v - self.last.get(k, 0)) / elapsed for k, v in counters.items()}
+            self.last, self.last_s = dict(counters), now
+
+
+@dataclass
+class _Bootstrap:
+    done: dict[Market, tuple[int, int]] = field(default_factory=dict)
+
+    def __call__(self, market: Market, done: int, total: int) -> None:
+        self.done[market] = (done, total)
+
+
+def _view(radar: Radar, sim: Simulator, rates: _Rates, boot: _Bootstrap, started_s: float) -> Group:
+    stats = radar.stats
+    counters = radar.summary()
+    rates.update(counters)
+    dashboard = f"dashboard http://127.0.0.1:{radar.api_port}/" if radar.api_port else "dashboard off"
+    head = Table(title=f"cryptoradar demo: simulated exchange on 127.0.0.1, {dashboard}", expand=True)
+    for column in (
+        "elapsed",
+        "exchange time (UTC)",
+        "bars closed",
+        "trades",
+        "liquidations",
+        "signals",
+        "alerts",
+    ):
+        head.add_column(column, justify="right")
+    exchange_time = time.strftime("%Y-%m-%d %H:%M", time.gmtime(sim.now_ms() / 1000))
+    head.add_row(
+        f"{time.monotonic() - started_s:5.1f} s",
+        exchange_time,
+        f"{counters['bars_closed']:,} ({rates.per_s.get('bars_closed', 0):,.0f}/s)",
+        f"{counters['trades']:,} ({rates.per_s.get('trades', 0):,.0f}/s)",
+        f"{counters['liquidations']:,}",
+        f"{counters['signals']:,}",
+        f"{counters['alerts']:,}",
+    )
+
+    conns = Table(title="connections", expand=True)
+    for column in (
+        "market",
+        "symbols",
+        "streams",
+        "connections",
+        "states",
+        "bootstrap",
+        "REST weight",
+        "queue",
+    ):
+        conns.add_column(column)
+    state = radar.feed_state()
+    for market in state.markets:
+        states: dict[str, int] = {}
+        for info in market.connections:
+            states[info.state] = states.get(info.state, 0) + 1
+        done, total = boot.done.get(market.market, (0, 0))
+        conns.add_row(
+            market.market,
+            str(market.symbols),
+            str(market.streams),
+            str(len(market.connections)),
+            ", ".join(f"{s} {n}" for s, n in sorted(states.items())) or "-",
+            f"{done}/{total}" if total else "-",
+            str(market.rest_weight_used),
+            f"{state.queue_depth} (dropped {state.queue_dropped})",
+        )
+
+    recent = Table(title="latest signals", expand=True)
+    for column in ("detector", "kind", "symbol", "tf", "direction", "severity", "key numbers"):
+        recent.add_column(column)
+    for signal in reversed(stats.recent_signals):
+        numbers = ", ".join(f"{k}={v:.4g}" for k, v in list(signal.metrics.items())[:4])
+        recent.add_row(
+            signal.detector,
+            signal.kind,
+            signal.symbol,
+            signal.timeframe,
+            signal.direction,
+            signal.severity,
+            numbers,
+        )
+    return Group(head, conns, recent)
+
+
+def summary_table(radar: Radar, elapsed_s: float) -> Table:
+    table = Table(title="demo summary")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("run time", f"{elapsed_s:.1f} s")
+    for key, value in radar.summary().items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    for detector, count in sorted(radar.stats.signals.items()):
+        table.add_row(f"signals from {detector}", f"{count:,}")
+    table.add_row("suppressed by cooldown/dedup/silence", f"{radar.stats.suppressed:,}")
+    state = radar.feed_state()
+    table.add_row("events dropped by queue policy", f"{state.queue_dropped:,}")
+    return table
+
+
+async def run_demo(settings: Settings, duration_s: float, console: Console, stop: asyncio.Event) -> None:
+    """Start the simulator and the pipeline against it; render until `duration_s` or `stop`."""
+    with tempfile.TemporaryDirectory(prefix="cryptoradar-demo-") as var_dir:
+        async with Simulator(sim_options(settings)) as sim:
+            demo_settings = settings_for_simulator(
+                settings,
+                spot_rest_url=sim.spot_rest_url,
+                spot_ws_url=sim.spot_ws_url,
+                futures_rest_url=sim.futures_rest_url,
+                futures_ws_url=sim.futures_ws_url,
+                var_dir=Path(var_dir),
+            )
+            # Port 0: a demo never fails because something else holds the configured port; the URL is shown.
+            demo_settings = demo_settings.model_copy(
+                update={"api": demo_settings.api.model_copy(update={"port": 0})}
+            )
+            boot = _Bootstrap()
+            radar = Radar(demo_settings, progress=boot)
+            started_s = time.monotonic()
+            await radar.start()
+            rates = _Rates()
+            try:
+                with Live(console=console, refresh_per_second=4, transient=False) as live:
+                    while not stop.is_set() and time.monotonic() - started_s < duration_s:
+                        live.update(_view(radar, sim, rates, boot, started_s))
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=0.5)
+            finally:
+                await radar.stop()
+            console.print(summary_table(radar, time.monotonic() - started_s))

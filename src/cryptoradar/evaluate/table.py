@@ -1,0 +1,52 @@
+"""The evaluation report as a rich table (CLI) and as Markdown (docs/signal-quality.md)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from cryptoradar.evaluate.matching import Counts
+from cryptoradar.evaluate.runner import EvaluationReport, report_rows
+
+_HEADERS = ("detector", "kind", "signals", "precision", "symbol precision", "labels", "found", "recall")
+
+
+def _cells(detector: str, kind: str, c: Counts) -> tuple[str, ...]:
+    return (
+        detector,
+        "all kinds" if kind == "*" else kind,
+        str(c.signals),
+        f"{c.precision:.3f}",
+        f"{c.symbol_precision:.3f}",
+        str(c.labels),
+        str(c.found_labels),
+        f"{c.recall:.3f}",
+    )
+
+
+def _title(report: EvaluationReport) -> str:
+    seeds = ", ".join(str(s) for s in report.seeds)
+    return (
+        f"seeds {seeds}: {report.symbols} spot symbols, {report.futures_symbols} perpetuals, "
+        f"{report.days:g} day(s) each, {report.elapsed_s:.1f} s"
+    )
+
+
+def render_table(report: EvaluationReport) -> Table:
+    """Precision and recall per detector and kind; the detector totals in bold."""
+    table = Table(title=_title(report))
+    for i, header in enumerate(_HEADERS):
+        table.add_column(header, justify="left" if i < 2 else "right")
+    for detector, kind, c in report_rows(report):
+        table.add_row(*_cells(detector, kind, c), style="bold" if kind == "*" else None)
+    return table
+
+
+def markdown_table(report: EvaluationReport) -> str:
+    """The same rows as `render_table`, as a Markdown table (detector totals in bold)."""
+    lines = [f"_{_title(report)}_", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * 2 + "---:|" * 6]
+    for detector, kind, c in report_rows(report):
+        cells = _cells(detector, kind, c)
+        if kind == "*":
+            cells = tuple(f"**{x}**" for x in cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
