@@ -124,6 +124,24 @@ def sim(config: ConfigOption = None) -> None:
 
 
 @app.command()
+def record(
+    out: Annotated[
+        Path, typer.Argument(help="Output file, zstd-compressed JSON lines (e.g. session.jsonl.zst).")
+    ],
+    duration: Annotated[float, typer.Option(help="Seconds to record.")] = 60.0,
+    from_sim: Annotated[bool, typer.Option("--sim", help="Record the built-in simulator (offline).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Record raw WebSocket frames with receive times, replayable through the same parser."""
+    from cryptoradar.cli.record import run_record
+
+    settings = _load(config)
+    configure_logging(settings.log.level, settings.log.format)
+    stop = asyncio.Event()
+    _run_until_signalled(run_record(settings, out, duration, from_sim, console, stop), stop)
+
+
+@app.command()
 def replay(
     files: Annotated[
         list[Path], typer.Argument(help="Recordings (.jsonl.zst, shared .txt) or archive CSV/zip files.")

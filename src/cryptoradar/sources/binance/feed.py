@@ -52,6 +52,7 @@ from cryptoradar.sources.binance.bars import BarCloser, GapFiller
 from cryptoradar.sources.binance.pool import (
     ConnectionInfo,
     EventSink,
+    FrameTap,
     PooledConnection,
     PoolSettings,
     StreamPool,
@@ -138,6 +139,7 @@ class BinanceFeed:
         *,
         progress: ProgressCallback | None = None,
         last_closed: Mapping[SeriesKey, int] | None = None,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         self.config = binance
         self.universe_config = universe
@@ -145,6 +147,7 @@ class BinanceFeed:
         self._emit = emit
         self._progress = progress
         self._initial = dict(last_closed or {})
+        self._frame_tap = frame_tap
         self.queue: BoundedEventQueue[Event] = BoundedEventQueue("binance", binance.queue_size)
         self._supervisor = TaskSupervisor("binance")
         self._delivery: asyncio.Task[None] | None = None
@@ -267,6 +270,7 @@ class BinanceFeed:
             sink=self._make_sink(market, closer),
             publish_status=self._publish_status,
             on_connected=self._on_connected,
+            frame_tap=self._frame_tap,
         )
         filler = GapFiller(
             closer,

@@ -131,6 +131,10 @@ class ConnectionInfo(msgspec.Struct, frozen=True):
     replacing: bool
 
 
+FrameTap = Callable[[str | bytes, int, Market, str], None]
+"""(raw frame, receive ns, market, connection id): sees every frame before parsing (`cryptoradar record`)."""
+
+
 class PoolSettings(msgspec.Struct, frozen=True):
     market: Market
     ws_url: str
@@ -264,9 +268,13 @@ class PooledConnection:
         loop = asyncio.get_running_loop()
         last_seen = self._last_seen_s
         market = self.pool.settings.market.value
+        tap = self.pool.frame_tap
         try:
             async for raw in ws:
-                frame = parser.parse(raw, clock.now_ns())
+                ts_recv_ns = clock.now_ns()
+                if tap is not None:
+                    tap(raw, ts_recv_ns, self.pool.settings.market, self.connection_id)
+                frame = parser.parse(raw, ts_recv_ns)
                 self.pool.frame_counter(market, frame.stream_type)
                 if frame.stream is not None:
                     last_seen[frame.stream] = loop.time()
@@ -356,8 +364,10 @@ class StreamPool:
         sink: EventSink,
         publish_status: Callable[[FeedStatus], None],
         on_connected: Callable[[PooledConnection], None] = lambda _c: None,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         self.settings = settings
+        self.frame_tap = frame_tap
         self.clock = clock
         self.connect_limiter = connect_limiter
         self.sink = sink
