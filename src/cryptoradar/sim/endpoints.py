@@ -36,8 +36,9 @@ class MarketApp:
     """Builds one market's aiohttp application around its runtime."""
 
     def __init__(self, runtime: MarketRuntime, gate: RestGate, now_ms: Callable[[], int], intervals: tuple[str, ...],
-                 weight_limit_1m: int) -> None:  # fmt: skip
+                 weight_limit_1m: int, catch_up: Callable[[], None]) -> None:  # fmt: skip
         self.rt = runtime
+        self.catch_up = catch_up
         self.gate = gate
         self.now_ms = now_ms
         self.intervals = intervals
@@ -101,6 +102,9 @@ class MarketApp:
         return json_response({"serverTime": self.now_ms()})
 
     async def klines(self, request: web.Request) -> web.Response:
+        # The market loop ticks every few ms of wall time; under load it can lag the clock. Binance serves
+        # a closed bar's final values as soon as it closes, so bring the model up to now first.
+        self.catch_up()
         j = param_symbol(request, self.symbols)
         interval = param_interval(request, self.intervals)
         maximum = 1000 if self.rt.market is Market.SPOT else 1500

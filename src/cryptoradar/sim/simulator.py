@@ -110,7 +110,7 @@ class Simulator:
         runtime = MarketRuntime(market, model, hub, hook, opts.seed + (1 if market is Market.SPOT else 2))
         gate = RestGate(market, stats, weight_limit, opts.requests_after_429_before_ban, opts.ban_exchange_s,
                         opts.acceleration, self.now_ms)  # fmt: skip
-        return MarketApp(runtime, gate, self.now_ms, opts.intervals, weight_limit)
+        return MarketApp(runtime, gate, self.now_ms, opts.intervals, weight_limit, self._step)
 
     # -- public API ---------------------------------------------------------------------------------------
 

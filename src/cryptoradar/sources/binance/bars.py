@@ -343,10 +343,12 @@ class GapFiller:
         retry_after_s = self._refetch_after_s
         try:
             async with self._sem:
+                # Finality is judged at the request's start, not after the reply: a reply that arrives late
+                # (a loaded host, accelerated time) still describes the exchange as it was when asked.
                 now_ms = self._server_now_ms()
                 bars = await self._fetch(item.symbol, item.interval, item.start_ms, now_ms)
                 self.fetches += 1
-                for bar in self._closer.on_rest_bars(item.symbol, item.interval, bars, self._server_now_ms()):
+                for bar in self._closer.on_rest_bars(item.symbol, item.interval, bars, now_ms):
                     self._emit(bar)
         except RetryableError as e:
             retry_after_s = max(retry_after_s, e.retry_after_s or 0.0)

@@ -445,6 +445,8 @@ class BinanceFeed:
             nonlocal done
             async with sem:
                 while True:
+                    # Finality is judged at the request's start: the server answered no earlier than that.
+                    requested_at_ms = feed.rest.server.now_ms()
                     try:
                         rows = await feed.rest.recent_klines(symbol, interval, bars)
                         break
@@ -453,7 +455,7 @@ class BinanceFeed:
                     except PermanentError as e:
                         log.warning("bootstrap_failed", symbol=symbol, interval=interval, error=str(e))
                         return
-            for bar in feed.closer.on_rest_bars(symbol, interval, rows, feed.rest.server.now_ms()):
+            for bar in feed.closer.on_rest_bars(symbol, interval, rows, requested_at_ms):
                 await self._put_kept(bar)
             done += 1
             if self._progress is not None:

@@ -296,10 +296,11 @@ class BinanceRest:
             params["startTime"] = str(start_ms)
         if end_ms is not None:
             params["endTime"] = str(end_ms)
+        requested_at_ms = self.server.now_ms()
         body = await self._request(Endpoint.KLINES, params)
         return self._decode(
             lambda: parse_rest_klines(
-                body, self.market, symbol, interval, self.server.now_ms(), self._clock.now_ns()
+                body, self.market, symbol, interval, requested_at_ms, self._clock.now_ns()
             )
         )
 
