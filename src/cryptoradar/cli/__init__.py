@@ -248,5 +248,14 @@ def bench_wallets(
     console.print(report.to_markdown())
 
 
+def _register_alerts() -> None:
+    from cryptoradar.cli.alerts import register
+
+    register(app, _load, console)
+
+
+_register_alerts()
+
+
 def main() -> None:
     app()
