@@ -7,21 +7,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.events import Market
 
 SUPPORTED_INTERVALS_MS: dict[str, int] = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
+    name: ms for name, ms in FIXED_INTERVAL_MS.items() if 60_000 <= ms <= 86_400_000
 }
 """Every interval the simulator serves: multiples of its 1m base bar up to one day."""
 

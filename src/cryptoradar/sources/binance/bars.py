@@ -29,6 +29,7 @@ import msgspec
 import structlog
 
 from cryptoradar.core.errors import PermanentError, RetryableError
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.metrics import BARS_CLOSED, BARS_DROPPED
 from cryptoradar.events import Bar, Market
@@ -47,23 +48,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-_FIXED_INTERVAL_MS = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
 MONTH = "1M"
 REST_FINAL_MARGIN_MS = 1_000
 """A REST row counts as final only once its close time is this far behind our exchange clock: our
@@ -71,20 +55,20 @@ offset estimate may be ahead of the server's, which would still be serving the r
 
 
 def is_valid_interval(interval: str) -> bool:
-    return interval in _FIXED_INTERVAL_MS or interval == MONTH
+    return interval in FIXED_INTERVAL_MS or interval == MONTH
 
 
 def nominal_interval_ms(interval: str) -> int:
     """Length of a bar; for `1M` the longest month (used only for budgeting, never for identity)."""
     if interval == MONTH:
         return 31 * 86_400_000
-    return _FIXED_INTERVAL_MS[interval]
+    return FIXED_INTERVAL_MS[interval]
 
 
 def next_open_ms(interval: str, open_ms: int) -> int:
     """Open time of the bar after the one opening at `open_ms` (calendar months for `1M`)."""
     if interval != MONTH:
-        return open_ms + _FIXED_INTERVAL_MS[interval]
+        return open_ms + FIXED_INTERVAL_MS[interval]
     start = datetime.fromtimestamp(open_ms / 1000, tz=UTC)
     year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
     return calendar.timegm((year, month, 1, 0, 0, 0)) * 1000
