@@ -91,7 +91,7 @@ async def main(db_path: Path, url: str, count: int) -> None:
     print("READY", flush=True)
     for i in range(count):
         if await service.submit(stream_signal(i)) is not None:
-            await asyncio.sleep(0.001)  # spread new alerts out so kills land mid-stream
+            await asyncio.sleep(0.01)  # spread new alerts out (>= 4 s of work) so every kill lands mid-stream
     await service.stop(flush_timeout_s=30.0)  # returns once every queued delivery went out
     pending = await store.pending_deliveries()
     await store.close()
