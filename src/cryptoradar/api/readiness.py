@@ -18,9 +18,11 @@ from cryptoradar.api.views import (
     SymbolFreshness,
     SymbolView,
 )
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.events import ConnectionState
 
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000, "M": 2_592_000_000}
+_MONTH_MS = 2_592_000_000
+"""`1M` counts as 30 days: freshness only needs the order of magnitude."""
 _LISTED_MAX = 10
 """Details name at most this many offenders, then a count: a 400-symbol outage stays readable."""
 
@@ -30,10 +32,10 @@ StoreProbe = Callable[[], Awaitable[None]]
 
 def interval_ms(interval: str) -> int:
     """Binance interval notation ("1m", "4h", "1M" = 30 days) in milliseconds. Raises ValueError."""
-    count, unit = interval[:-1], interval[-1:]
-    if not count.isdigit() or unit not in _UNIT_MS or int(count) == 0:
+    length = _MONTH_MS if interval == "1M" else FIXED_INTERVAL_MS.get(interval)
+    if length is None:
         raise ValueError(f"not an interval: {interval!r} (expected like '1m', '4h', '1d')")
-    return int(count) * _UNIT_MS[unit]
+    return length
 
 
 def symbol_views(series: Sequence[SymbolFreshness], stale_after_intervals: float) -> list[SymbolView]:

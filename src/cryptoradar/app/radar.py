@@ -25,7 +25,6 @@ from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.events import (
     Bar,
     BookTicker,
-    ConnectionState,
     Event,
     FeedStatus,
     Liquidation,
@@ -52,13 +51,10 @@ class PipelineStats:
     bars_closed: int = 0
     trades: int = 0
     liquidations: int = 0
-    quotes: int = 0
     signals: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     suppressed: int = 0
-    connection_states: dict[str, ConnectionState] = field(default_factory=dict)
     recent_signals: deque[Signal] = field(default_factory=lambda: deque(maxlen=12))
-    last_bar_close_ms: int = 0
 
 
 class Radar:
@@ -161,16 +157,14 @@ class Radar:
             if event.closed:
                 stats.bars_closed += 1
                 self.recent_bars.add(event)
-                stats.last_bar_close_ms = max(stats.last_bar_close_ms, event.close_time_ms)
         elif isinstance(event, Trade):
             stats.trades += 1
         elif isinstance(event, Liquidation):
             stats.liquidations += 1
         elif isinstance(event, BookTicker | MarkPrice):
-            stats.quotes += 1
             self.alerts.enricher.observe(event)
         elif isinstance(event, FeedStatus):
-            stats.connection_states[event.connection_id] = event.state
+            self.live.publish(LiveKind.STATUS, event)
 
     async def _submit(self, signal: Signal) -> None:
         self.stats.signals[signal.detector] += 1

@@ -23,6 +23,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.core.metrics import PARSE_ERRORS
 from cryptoradar.events import Bar, Market, Trade
 from cryptoradar.sources.binance import wire
@@ -43,7 +44,6 @@ _NAME = re.compile(
     r"\.(?:csv|zip)$"
 )
 _log = structlog.get_logger(__name__)
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _NEVER_MS = 2**62
 """`now` for archive rows: every archived bar is final."""
 
@@ -81,8 +81,7 @@ def parse_archive_name(path: str | Path) -> ArchiveName | None:
 
 def interval_ms(interval: str) -> int | None:
     """Length of a fixed interval (`1s`..`1w`); None for calendar months (`1mo`, `1M`)."""
-    match = re.fullmatch(r"(\d+)([smhdw])", interval)
-    return int(match[1]) * _UNIT_MS[match[2]] if match else None
+    return FIXED_INTERVAL_MS.get(interval)
 
 
 def import_klines(
