@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from cryptoradar.config.storage import StorageBackend
+from pgserver import PostgresServer, start_postgres
+from stores import BACKENDS, StoreFactory, store_factory
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -41,3 +45,17 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (see tests/pgserver.py)."""
+    yield from start_postgres()
+
+
+@pytest.fixture(params=BACKENDS, ids=[b.value for b in BACKENDS])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """One fresh database per test, once on SQLite and once on PostgreSQL."""
+    backend: StorageBackend = request.param
+    server = request.getfixturevalue("postgres_server") if backend is StorageBackend.POSTGRES else None
+    return store_factory(backend, tmp_path, server)

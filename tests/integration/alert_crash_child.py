@@ -1,24 +1,25 @@
 """Child process for test_alert_crash: submits a deterministic signal stream through AlertService and
 delivers it over HTTP to the parent's stub. Prints READY once started, then DONE when nothing is left pending.
 
-Usage: python alert_crash_child.py DB_PATH URL COUNT
+Usage: python alert_crash_child.py STORE URL COUNT  (STORE: a SQLite file path or a postgresql:// DSN)
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 import aiohttp
+from pydantic import SecretStr
 
 from cryptoradar.alerts.service import AlertService
 from cryptoradar.config.alerts import AlertsConfig
+from cryptoradar.config.storage import StorageBackend, StorageConfig
 from cryptoradar.core.clock import SystemClock
 from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.events import Direction, Severity, Signal
 from cryptoradar.notifications import Notification, RenderedAlert
-from cryptoradar.storage.sqlite import SqliteStore
+from cryptoradar.storage.factory import build_store
 
 BASE_MS = 1_767_225_600_000
 SEVERITIES = (Severity.INFO, Severity.WARNING, Severity.HIGH, Severity.CRITICAL)
@@ -71,7 +72,13 @@ class HttpSink:
         await self._session.close()
 
 
-async def main(db_path: Path, url: str, count: int) -> None:
+def storage_config(store: str) -> StorageConfig:
+    if store.startswith("postgresql://"):
+        return StorageConfig(backend=StorageBackend.POSTGRES, postgres_dsn=SecretStr(store))
+    return StorageConfig(sqlite_path=store)
+
+
+async def main(store_spec: str, url: str, count: int) -> None:
     config = AlertsConfig.model_validate(
         {
             "channels": {"hook": {"type": "webhook", "url": url, "secret": "s", "rate_limits": []}},
@@ -84,7 +91,7 @@ async def main(db_path: Path, url: str, count: int) -> None:
             "retry_max_s": 0.2,
         }
     )
-    store = SqliteStore(db_path)
+    store = build_store(storage_config(store_spec), SystemClock())
     await store.open()
     service = AlertService(config, store, {"hook": HttpSink(url)}, SystemClock())
     await service.start()
@@ -99,4 +106,4 @@ async def main(db_path: Path, url: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

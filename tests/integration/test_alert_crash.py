@@ -3,19 +3,22 @@
 A real child process (alert_crash_child.py) submits a deterministic stream and delivers it to an aiohttp
 stub in this process, which records every alert id it receives. The child is killed >= 20 times and
 restarted (it resubmits the whole stream; dedup makes that idempotent), then runs to completion.
+Run once on a SQLite file and once on a real PostgreSQL server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from cryptoradar.config.storage import StorageBackend
+from stores import StoreFactory
 
 CHILD = Path(__file__).with_name("alert_crash_child.py")
 SIGNALS = 400
@@ -39,12 +42,12 @@ async def _stub() -> tuple[web.AppRunner, str, list[int]]:
     return runner, f"http://127.0.0.1:{port}/hook", received
 
 
-async def _spawn(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
+async def _spawn(db: str, url: str, log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as stderr:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             str(CHILD),
-            str(db),
+            db,
             url,
             str(SIGNALS),
             stdout=asyncio.subprocess.PIPE,
@@ -58,9 +61,16 @@ async def _spawn(db: Path, url: str, log: Path) -> asyncio.subprocess.Process:
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-async def test_sigkill_loses_nothing_and_duplicates_at_most_one_per_kill(tmp_path: Path) -> None:
+async def test_sigkill_loses_nothing_and_duplicates_at_most_one_per_kill(
+    tmp_path: Path, stores: StoreFactory
+) -> None:
     rng = random.Random(20260101)
-    db, log = tmp_path / "alerts.db", tmp_path / "child.log"
+    config, log = stores.config, tmp_path / "child.log"
+    db = (
+        config.postgres_dsn.get_secret_value()
+        if config.backend is StorageBackend.POSTGRES
+        else str(config.sqlite_path)
+    )
     runner, url, received = await _stub()
     try:
         kills = 0
@@ -79,13 +89,17 @@ async def test_sigkill_loses_nothing_and_duplicates_at_most_one_per_kill(tmp_pat
     finally:
         await runner.cleanup()
 
-    conn = sqlite3.connect(db)
-    alert_ids = {r[0] for r in conn.execute("SELECT id FROM alerts")}
-    states = Counter(r[0] for r in conn.execute("SELECT state FROM deliveries"))
+    store = stores.new()
+    await store.open()
+    try:
+        alert_ids = {a.id for a in await store.list_alerts(limit=10 * SIGNALS)}
+        states = Counter([d.state for a in alert_ids for d in await store.deliveries(a)])
+    finally:
+        await store.close()
     counts = Counter(received)
     duplicates = sum(n - 1 for n in counts.values())
     print(
-        f"\ncrash test: kills={kills} alerts={len(alert_ids)} received={len(received)} "
+        f"\ncrash test ({config.backend}): kills={kills} alerts={len(alert_ids)} received={len(received)} "
         f"unique={len(counts)} duplicates={duplicates} max_per_alert={max(counts.values())} states={dict(states)}"
     )
     assert kills >= 20

@@ -21,60 +21,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
-import msgspec
-
 from cryptoradar.core.clock import Clock, SystemClock
 from cryptoradar.events import Signal
 from cryptoradar.storage.migrations import apply_migrations
+from cryptoradar.storage.rows import (
+    MATCHERS_DECODER,
+    SIGNAL_DECODER,
+    SIGNAL_ENCODER,
+    StoredAlert,
+    StoredCooldown,
+    StoredDelivery,
+    StoredPendingDelivery,
+    StoredSilence,
+    encode_matchers,
+)
 
 T = TypeVar("T")
 _Op = Callable[[sqlite3.Connection], object]
-
-_SIGNAL_ENCODER = msgspec.json.Encoder()
-_SIGNAL_DECODER = msgspec.json.Decoder(Signal)
-_MATCHERS_DECODER = msgspec.json.Decoder(tuple[str, ...])
-
-
-class StoredAlert(msgspec.Struct, frozen=True):
-    id: int
-    signature: str
-    created_at_ns: int
-    signal: Signal
-
-
-class StoredPendingDelivery(msgspec.Struct, frozen=True):
-    alert_id: int
-    channel: str
-    attempts: int
-    created_at_ns: int
-    signal: Signal
-
-
-class StoredDelivery(msgspec.Struct, frozen=True):
-    channel: str
-    state: str
-    attempts: int
-    last_error: str | None
-    sent_at_ns: int | None
-
-
-class StoredCooldown(msgspec.Struct, frozen=True):
-    detector: str
-    symbol: str
-    kind: str
-    last_event_ns: int
-    until_ns: int
-    last_entry_price: float | None
-    last_direction: str
-
-
-class StoredSilence(msgspec.Struct, frozen=True):
-    id: int
-    matchers: tuple[str, ...]
-    until_ns: int
-    created_by: str
-    reason: str
-    created_at_ns: int
 
 
 class SqliteStore:
@@ -219,7 +182,7 @@ class SqliteStore:
         cooldown_until_ns: int | None,
         entry_price: float | None,
     ) -> int | None:
-        payload = _SIGNAL_ENCODER.encode(signal)
+        payload = SIGNAL_ENCODER.encode(signal)
         channel_list = list(channels)
 
         def op(db: sqlite3.Connection) -> int | None:
@@ -310,7 +273,7 @@ class SqliteStore:
                 "SELECT d.alert_id, d.channel, d.attempts, a.created_at_ns, a.payload FROM deliveries d"
                 " JOIN alerts a ON a.id = d.alert_id WHERE d.state = 'pending' ORDER BY d.alert_id, d.id"
             ).fetchall()
-            return [StoredPendingDelivery(r[0], r[1], r[2], r[3], _SIGNAL_DECODER.decode(r[4])) for r in rows]
+            return [StoredPendingDelivery(r[0], r[1], r[2], r[3], SIGNAL_DECODER.decode(r[4])) for r in rows]
 
         return await self._read(op)
 
@@ -386,7 +349,7 @@ class SqliteStore:
     async def add_silence(
         self, matchers: Sequence[str], *, until_ns: int, created_by: str, reason: str, created_at_ns: int
     ) -> int:
-        encoded = _SIGNAL_ENCODER.encode(tuple(matchers)).decode()
+        encoded = encode_matchers(tuple(matchers))
 
         def op(db: sqlite3.Connection) -> int:
             cur = db.execute(
@@ -408,7 +371,7 @@ class SqliteStore:
             rows = db.execute(
                 "SELECT id, matchers, until_ns, created_by, reason, created_at_ns FROM silences ORDER BY id"
             ).fetchall()
-            return [StoredSilence(r[0], _MATCHERS_DECODER.decode(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+            return [StoredSilence(r[0], MATCHERS_DECODER.decode(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
         return await self._read(op)
 
@@ -447,4 +410,4 @@ class SqliteStore:
 
 
 def _alert(row: tuple[int, str, int, bytes]) -> StoredAlert:
-    return StoredAlert(row[0], row[1], row[2], _SIGNAL_DECODER.decode(row[3]))
+    return StoredAlert(row[0], row[1], row[2], SIGNAL_DECODER.decode(row[3]))
