@@ -3,19 +3,13 @@ channel, checked by the receiving server: it must arrive as literal text and inj
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
 import json
-import socket
 from collections.abc import Iterator
-from email.message import EmailMessage
 from html.parser import HTMLParser
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 
 from cryptoradar.notifications import Notification, RenderedAlert
@@ -26,6 +20,7 @@ from cryptoradar.sinks.webhook import WebhookSink
 from fakes._server import LoopbackServer
 from fakes.alerts import HOSTILE_LABEL, sample_alert
 from fakes.discord import FakeDiscord
+from fakes.smtp import Inbox, plain_smtp
 from fakes.telegram import FakeTelegram
 
 # The pipeline escapes the body for HTML channels; title and fields are raw and the sinks escape them.
@@ -88,33 +83,13 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp_inbox() -> Iterator[tuple[_Inbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
+    with plain_smtp() as server:
+        yield server
 
 
-async def test_email_html_part_escapes_every_untrusted_string(smtp_inbox: tuple[_Inbox, int]) -> None:
+async def test_email_html_part_escapes_every_untrusted_string(smtp_inbox: tuple[Inbox, int]) -> None:
     inbox, port = smtp_inbox
     sink = EmailSink(
         "127.0.0.1", port, "radar@example.test", ["ops@example.test"], security=SmtpSecurity.NONE

@@ -8,6 +8,9 @@ Each channel has its own worker task, so a slow or dead channel never delays ano
   channel's `send_timeout_s`) pauses the whole channel for the remote's `retry_after`, else for the next
   capped backoff delay, and keeps the alerts queued; a permanent error fails the channel: its pending
   deliveries are marked failed and `on_disabled` raises an operator alert elsewhere.
+- a store write that fails (recording sent, retry or failed) is reported to `on_store_result` and the
+  worker carries on from its in-memory state: an alert sent but not recorded as sent is resent at most
+  once after a restart, which the outbox contract already allows.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class ChannelWorker:
         limiter: RateLimiter,
         backoff: Backoff,
         on_disabled: Callable[[str, str], Awaitable[None]],
+        on_store_result: Callable[[Exception | None], None] = lambda _error: None,
         send_timeout_s: float = 30.0,
         max_batch: int = 25,
         sleep: Sleep = asyncio.sleep,
@@ -103,6 +107,7 @@ class ChannelWorker:
         self._limiter = limiter
         self._backoff = backoff
         self._on_disabled = on_disabled
+        self._on_store_result = on_store_result
         self._send_timeout_s = send_timeout_s
         self._max_batch = max_batch
         self._sleep = sleep
@@ -118,6 +123,7 @@ class ChannelWorker:
         self._retries = 0
         self._last_error = ""
         self._render_errors = LogOncePerKind(clock=clock)
+        self._store_errors = LogOncePerKind(clock=clock)
 
     # --- queue -----------------------------------------------------------------------------------
 
@@ -249,9 +255,19 @@ class ChannelWorker:
             return RetryableError(repr(e))
         return None
 
+    async def _store_write(self, write: Awaitable[object], what: str) -> None:
+        try:
+            await write
+        except Exception as e:
+            self._on_store_result(e)
+            if self._store_errors.should_log(f"{what}:{type(e).__name__}"):
+                log.error("alert_store_write_failed", channel=self.name, write=what, error=repr(e))
+            return
+        self._on_store_result(None)
+
     async def _record_sent(self, items: list[QueuedDelivery]) -> None:
         now_ns = self._clock.now_ns()
-        await self._store.mark_sent(self.name, [i.alert_id for i in items], now_ns)
+        await self._store_write(self._store.mark_sent(self.name, [i.alert_id for i in items], now_ns), "sent")
         self._backoff.reset()
         self._sent += len(items)
         ALERTS.labels(channel=self.name, outcome="sent").inc(len(items))
@@ -267,8 +283,11 @@ class ChannelWorker:
         self._last_error = str(error)
         self._retries += len(items)
         ALERTS.labels(channel=self.name, outcome="retry").inc(len(items))
-        await self._store.mark_retry(
-            self.name, [i.alert_id for i in items], self._last_error, self._paused_until_ns
+        await self._store_write(
+            self._store.mark_retry(
+                self.name, [i.alert_id for i in items], self._last_error, self._paused_until_ns
+            ),
+            "retry",
         )
         self._queue.requeue(items)
         log.warning(
@@ -279,7 +298,12 @@ class ChannelWorker:
         self.state = ChannelState.FAILED
         self._last_error = error
         dropped = self._queue.clear()
-        failed = await self._store.mark_failed(self.name, error)
+        try:
+            failed = await self._store.mark_failed(self.name, error)
+        except Exception as e:
+            # Still pending in the store: a restart with the channel fixed delivers them.
+            self._on_store_result(e)
+            failed = 0
         ALERTS.labels(channel=self.name, outcome="failed").inc(failed)
         log.error("alert_channel_disabled", channel=self.name, error=error, failed=failed, queued=dropped)
         await self._on_disabled(self.name, error)

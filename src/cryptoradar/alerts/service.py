@@ -2,7 +2,12 @@
 
 Ownership: the caller opens and closes the store (other components share it); the service closes the
 sinks it was given when it stops. Time: cooldowns and silences are judged on the signal's event time;
-the clock is used for bookkeeping (created/sent times, retries, retention).
+the clock is used for bookkeeping (created/sent times, retries, retention, operator incidents).
+
+Silences are reloaded from the store every `silence_refresh_s`, so a silence made by the CLI or another
+instance sharing the store applies without a restart. Operator incidents (see `alerts.operator`) are
+fed through `on_feed_status`, `report_store_error`/`report_store_ok` and the service's own store writes
+and channel failures, and go straight to the fallback channels (`alerts.fallback`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from cryptoradar.alerts.delivery import (
     Sleep,
 )
 from cryptoradar.alerts.enrich import Enricher, MarketContextEnricher
+from cryptoradar.alerts.fallback import FallbackChannel, FallbackNotifier, OperatorDesk
+from cryptoradar.alerts.operator import IncidentKind, OperatorNotice
 from cryptoradar.alerts.ports import AlertRow, AlertStore, SilenceRow
 from cryptoradar.alerts.queue import QueuedDelivery
 from cryptoradar.alerts.ratelimit import RateLimiter
@@ -43,13 +50,14 @@ from cryptoradar.alerts.rules import (
     signal_signature,
     wallet_signature,
 )
-from cryptoradar.alerts.wallet import channel_disabled_signal, wallet_signal
+from cryptoradar.alerts.wallet import wallet_signal
 from cryptoradar.config.alerts import DEFAULT_RATE_LIMITS, AlertsConfig, ChannelType
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
+from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.core.supervisor import TaskSupervisor
-from cryptoradar.events import Signal, WalletTrade
+from cryptoradar.events import FeedStatus, Signal, WalletTrade
 from cryptoradar.notifications import RenderedAlert, Sink
 
 log = structlog.get_logger(__name__)
@@ -106,6 +114,15 @@ class AlertService:
         self._workers: dict[str, ChannelWorker] = {}
         self._supervisor = TaskSupervisor("alerts")
         self._accepting = False
+        notifier = FallbackNotifier(
+            self._renderer,
+            attempts=config.operator.send_attempts,
+            retry_initial_s=config.retry_initial_s,
+            retry_max_s=config.retry_max_s,
+            sleep=sleep,
+        )
+        self._operator = OperatorDesk(config.operator, notifier, clock, self._fallback_channels, sleep=sleep)
+        self._log_once = LogOncePerKind(clock=clock)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -116,8 +133,7 @@ class AlertService:
                 (row.detector, row.symbol, row.kind),
                 CooldownState(row.last_event_ns, row.last_entry_price, row.last_direction),
             )
-        for silence in await self._store.list_silences():
-            self._silences.append(compile_silence(silence.id, silence.matchers, silence.until_ns))
+        await self.refresh_silences()
         for name, channel in self._config.channels.items():
             sink = self._sinks.get(name)
             if sink is None or not channel.enabled:
@@ -136,6 +152,7 @@ class AlertService:
                 limiter=RateLimiter(windows),
                 backoff=Backoff(self._config.retry_initial_s, self._config.retry_max_s, rng=self._rng),
                 on_disabled=self._on_channel_disabled,
+                on_store_result=self._on_store_result,
                 send_timeout_s=channel.send_timeout_s,
                 max_batch=self._config.max_alerts_per_group,
                 sleep=self._sleep,
@@ -144,6 +161,9 @@ class AlertService:
         for name, worker in self._workers.items():
             self._supervisor.start(worker.run(), f"deliver:{name}")
         self._supervisor.start(self._retention_loop(), "retention")
+        self._supervisor.start(self._silence_refresh_loop(), "silence-refresh")
+        self._supervisor.start(self._operator.run_poller(), "operator-poll")
+        self._supervisor.start(self._operator.run_sender(), "operator-send")
         self._accepting = True
 
     async def _resume_pending(self) -> None:
@@ -174,6 +194,10 @@ class AlertService:
             )
         except TimeoutError:
             log.warning("alert_flush_timeout", timeout_s=flush_timeout_s, queued=self._queued())
+        try:
+            await asyncio.wait_for(self._operator.wait_idle(), timeout=flush_timeout_s)
+        except TimeoutError:
+            log.warning("operator_notice_flush_timeout", timeout_s=flush_timeout_s)
         await self._supervisor.stop()
         for sink in self._sinks.values():
             try:
@@ -269,14 +293,20 @@ class AlertService:
     async def _persist(
         self, signal: Signal, signature: str, targets: Sequence[RouteTarget], keep_until_ns: int | None
     ) -> AlertId | None:
-        return await self._store.insert_alert(
-            signal,
-            signature=signature,
-            channels=[t.channel for t in targets],
-            created_at_ns=self._clock.now_ns(),
-            cooldown_until_ns=keep_until_ns,
-            entry_price=entry_price(signal),
-        )
+        try:
+            alert_id = await self._store.insert_alert(
+                signal,
+                signature=signature,
+                channels=[t.channel for t in targets],
+                created_at_ns=self._clock.now_ns(),
+                cooldown_until_ns=keep_until_ns,
+                entry_price=entry_price(signal),
+            )
+        except Exception as e:
+            self._on_store_result(e)
+            raise
+        self._on_store_result(None)
+        return alert_id
 
     def _render_for(self, channel_type: ChannelType) -> Render:
         renderer = self._renderer
@@ -296,19 +326,40 @@ class AlertService:
             )
 
     async def _on_channel_disabled(self, channel: str, error: str) -> None:
-        now_ns = self._clock.now_ns()
-        signal = channel_disabled_signal(channel, error, now_ns)
-        targets = [
-            RouteTarget(c, f"operator|{c}", 0.0)
-            for c in self._config.fallback_channels
-            if c != channel and self._is_alive(c)
+        self._operator.on_channel_disabled(channel, error)
+
+    # --- operator incidents ----------------------------------------------------------------------
+
+    def on_feed_status(self, status: FeedStatus) -> None:
+        """Feed every FeedStatus here (cheap, never blocks): REST bans, connections that gave up and
+        sources with every connection down become operator notices on the fallback channels."""
+        self._operator.on_status(status)
+
+    def report_store_error(self, error: str) -> None:
+        """A write to the shared store failed outside this service (e.g. the readiness probe)."""
+        self._operator.on_store_result(error)
+
+    def report_store_ok(self) -> None:
+        """A write to the store succeeded outside this service."""
+        self._operator.on_store_result(None)
+
+    def operator_incidents(self) -> list[tuple[IncidentKind, str]]:
+        """Open incidents as (kind, subject)."""
+        return self._operator.open_incidents
+
+    def _on_store_result(self, error: Exception | None) -> None:
+        if error is None:
+            self.report_store_ok()
+        else:
+            self.report_store_error(f"{type(error).__name__}: {error}")
+
+    def _fallback_channels(self, notice: OperatorNotice) -> list[FallbackChannel]:
+        skip = notice.subject if notice.kind is IncidentKind.CHANNEL_DISABLED else None
+        return [
+            FallbackChannel(name, self._sinks[name], self._config.channels[name].type)
+            for name in self._config.fallback_channels
+            if name != skip and name in self._sinks and self._is_alive(name)
         ]
-        log.critical("operator_alert", channel=channel, error=error, fallback=[t.channel for t in targets])
-        if not targets:
-            return
-        alert_id = await self._persist(signal, signal_signature(signal), targets, None)
-        if alert_id is not None:
-            self._enqueue(alert_id, signal, targets, ())
 
     # --- silences, queries -----------------------------------------------------------------------
 
@@ -331,8 +382,31 @@ class AlertService:
         return silence_id
 
     async def remove_silence(self, silence_id: int) -> bool:
+        removed = await self._store.remove_silence(silence_id)
         self._silences = [s for s in self._silences if s.id != silence_id]
-        return await self._store.remove_silence(silence_id)
+        return removed
+
+    async def refresh_silences(self) -> None:
+        """Replace the silences in force with the store's (made here, by the CLI or another instance).
+        A stored matcher that no longer parses is skipped and logged, not fatal."""
+        silences: list[ActiveSilence] = []
+        for row in await self._store.list_silences():
+            try:
+                silences.append(compile_silence(row.id, row.matchers, row.until_ns))
+            except ValueError as e:
+                if self._log_once.should_log(f"bad_silence:{row.id}"):
+                    log.warning("silence_unparsable", silence_id=row.id, error=str(e))
+        self._silences = silences
+
+    async def _silence_refresh_loop(self) -> None:
+        while True:
+            await self._sleep(self._config.silence_refresh_s)
+            try:
+                await self.refresh_silences()
+            except Exception as e:
+                # Keep the silences we have; the store's trouble shows up through its writes.
+                if self._log_once.should_log(f"silence_refresh:{type(e).__name__}"):
+                    log.warning("silence_refresh_failed", error=repr(e))
 
     async def list_silences(self) -> Sequence[SilenceRow]:
         return await self._store.list_silences()

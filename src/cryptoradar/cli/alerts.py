@@ -1,7 +1,7 @@
 """`cryptoradar alerts ...`: test a channel, list stored alerts, manage silences.
 
-Silences written here are stored in the same SQLite file; a running instance loads them at start.
-To change silences of a running instance without a restart, use its HTTP API or dashboard.
+Everything here works on the configured store (`storage.backend`: the SQLite file or PostgreSQL).
+Silences written here reach running instances on that store within `alerts.silence_refresh_s`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cryptoradar.core.clock import SystemClock
 from cryptoradar.core.errors import CryptoradarError
 from cryptoradar.events import Condition, Direction, Severity, Signal
 from cryptoradar.sinks import build_sink
-from cryptoradar.storage.sqlite import SqliteStore
+from cryptoradar.storage.factory import Store, build_store, describe_store
 
 _NS_PER_S = 1_000_000_000
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
@@ -70,8 +70,8 @@ async def send_test(settings: Settings, channel: str, console: Console) -> bool:
     return True
 
 
-def _store(settings: Settings) -> SqliteStore:
-    return SqliteStore(Path(settings.storage.sqlite_path), clock=SystemClock())
+def _store(settings: Settings) -> Store:
+    return build_store(settings.storage, SystemClock())
 
 
 async def list_alerts(settings: Settings, limit: int, symbol: str | None, console: Console) -> None:
@@ -81,7 +81,7 @@ async def list_alerts(settings: Settings, limit: int, symbol: str | None, consol
         rows = await store.list_alerts(symbol=symbol, limit=limit)
     finally:
         await store.close()
-    table = Table(title=f"alerts in {settings.storage.sqlite_path}")
+    table = Table(title=f"alerts in {describe_store(settings.storage)}")
     for column in ("id", "created (UTC)", "detector", "kind", "symbol", "tf", "direction", "severity"):
         table.add_column(column)
     for row in rows:

@@ -223,13 +223,29 @@ def _default_channels() -> dict[str, ChannelConfig]:
     return {"console": ConsoleChannel(), "log": LogChannel()}
 
 
+class OperatorAlertsConfig(Section):
+    """Operator alerts (see `alerts.operator`): sent straight to `AlertsConfig.fallback_channels`."""
+
+    connections_down_after_s: float = Field(default=300.0, gt=0)
+    """A source whose connections have all been down this long raises an operator alert."""
+    store_failures_before_alert: int = Field(default=3, ge=1)
+    """Consecutive failed store writes that make the store "unwritable"."""
+    repeat_interval_s: float = Field(default=14400.0, gt=0)
+    """An incident still open that triggers again is re-announced after this long, not before."""
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    """How often time-based conditions (connections down) are checked."""
+    send_attempts: int = Field(default=3, ge=1)
+    """Attempts per fallback channel for one operator notice (transient errors, with backoff)."""
+
+
 class AlertsConfig(Section):
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
     routes: tuple[RouteConfig, ...] = ()
     default_channels: tuple[str, ...] = ("console",)
     """Where an alert goes when no route matches."""
     fallback_channels: tuple[str, ...] = ("log",)
-    """Operator alerts (a channel disabled) go here; the broken channel itself is skipped."""
+    """Operator alerts (connections down, REST ban, a channel disabled, the store unwritable) go here,
+    for example a log file and email; a disabled channel itself is skipped."""
     symbol_groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Group name -> symbols; matchable as the `symbol_group` label."""
     cooldowns: dict[str, CooldownRule] = Field(default_factory=_default_cooldowns)
@@ -241,6 +257,10 @@ class AlertsConfig(Section):
     retry_max_s: float = Field(default=300.0, gt=0)
     retention_days: float = Field(default=7.0, gt=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
+    silence_refresh_s: float = Field(default=5.0, gt=0)
+    """How often a running service reloads silences from the store, so ones made by the CLI or another
+    instance take effect without a restart."""
+    operator: OperatorAlertsConfig = Field(default_factory=OperatorAlertsConfig)
     templates_dir: Path | None = None
     """Overrides: `<kind>.<channel_type>.j2`, `<kind>.j2` or `default.j2` found here win over the packaged ones."""
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2.exceptions
+import msgspec
 import pytest
 from signals import T0_NS, make_signal, make_trade
 
 from cryptoradar.alerts.enrich import MarketContextEnricher
+from cryptoradar.alerts.operator import IncidentKind, NoticeState, OperatorNotice, operator_signal
 from cryptoradar.alerts.render import Renderer, neutralise_mentions
 from cryptoradar.alerts.wallet import channel_disabled_signal, wallet_signal
 from cryptoradar.config.alerts import ChannelType
@@ -105,6 +107,25 @@ def test_wallet_and_operator_and_correction_templates() -> None:
     assert "Operator" in op.title
     assert "401 Unauthorized" in op.body
     assert op.severity is Severity.CRITICAL
+
+
+def test_operator_notice_open_and_resolved_render_safely() -> None:
+    r = Renderer()
+    hostile = "<b>@everyone</b> ban"
+    notice = OperatorNotice(
+        IncidentKind.REST_BAN, "binance-spot", NoticeState.OPEN, "REST banned", hostile, T0_NS, T0_NS
+    )
+    tg = r.render(operator_signal(notice), 0, ChannelType.TELEGRAM)
+    assert tg.title == "⚠️ Operator: REST banned"
+    assert "&lt;b&gt;@everyone&lt;/b&gt; ban" in tg.body
+    assert tg.severity is Severity.CRITICAL
+    discord = r.render(operator_signal(notice), 0, ChannelType.DISCORD)
+    assert "@everyone" not in discord.body
+    resolved = msgspec.structs.replace(notice, state=NoticeState.RESOLVED, summary="store writable again")
+    done = r.render(operator_signal(resolved), 0, ChannelType.LOG)
+    assert done.title == "✅ Resolved: store writable again"
+    assert done.severity is Severity.INFO
+    assert ("State", "resolved") in done.fields
 
 
 def test_templates_dir_overrides_per_channel(tmp_path: Path) -> None:
