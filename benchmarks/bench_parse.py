@@ -7,8 +7,10 @@ needs a REST snapshot) and seeded generated frames of each type in Binance's com
 cryptofeed runs in its own interpreter (`CRYPTOFEED_PYTHON`, default /tmp/cfvenv/bin/python) on the same
 frames through `benchmarks/cryptofeed_runner.py`; if that interpreter or cryptofeed is missing, the table
 says why. Both sides get the frames as `str`, as a WebSocket text frame arrives. Each side's pass over a set
-is timed in process CPU time, passes of ours and cryptofeed's alternate, and the best of `REPEAT` counts,
-so both see the same machine load (a shared, busy machine otherwise swamps the difference).
+is timed in process CPU time and passes of ours and cryptofeed's alternate, so both see the same machine
+load (a shared, busy machine otherwise swamps the difference). Reported per set: each side's best of
+`REPEAT` passes and their ratio ("best/best"), and the median over rounds of the ratio of two passes run
+back to back ("paired"), which a burst of load on one side moves least.
 To set cryptofeed up: `python3 -m venv /tmp/cfvenv && /tmp/cfvenv/bin/pip install cryptofeed`.
 
 Latency: a websockets server in a separate process sends frames over 127.0.0.1 at a fixed rate, each
@@ -29,6 +31,7 @@ import sys
 import time
 from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import NamedTuple
 
 import websockets
 
@@ -43,7 +46,7 @@ CRYPTOFEED_PYTHON = os.environ.get("CRYPTOFEED_PYTHON", "/tmp/cfvenv/bin/python"
 GENERATED_PER_TYPE = 10_000
 RECORDED_MIN_FRAMES = 5_000
 """Small recorded sets are cycled up to this many frames so one pass is long enough to time."""
-REPEAT = 7
+REPEAT = 9
 INF = float("inf")
 LATENCY_FRAMES = 5_000
 LATENCY_RATE_PER_S = 2_000
@@ -202,30 +205,38 @@ def start_cryptofeed(sets: list[FrameSet]) -> tuple[Cryptofeed | None, str]:
     return runner, f"cryptofeed {runner.version} via {CRYPTOFEED_PYTHON}"
 
 
-def throughput(
-    sets: list[FrameSet], repeat: int = REPEAT
-) -> tuple[dict[str, tuple[float, float | None]], str]:
-    """frames/s (ours, cryptofeed's or None) per set: best of `repeat` CPU-timed passes, taken alternately."""
+class Rates(NamedTuple):
+    """One frame set's result: best-of-N frames/s per side and the median of the per-round ratios."""
+
+    ours_per_s: float
+    cryptofeed_per_s: float | None
+    paired_ratio: float | None
+    """Median over rounds of (our rate / cryptofeed's) from passes run back to back: robust to load shifts."""
+
+
+def throughput(sets: list[FrameSet], repeat: int = REPEAT) -> tuple[dict[str, Rates], str]:
+    """Per set: best of `repeat` CPU-timed passes per side, taken alternately, and the median paired ratio."""
     runner, status = start_cryptofeed(sets)
     parsers = {m: FrameParser(m) for m in Market}
-    best_ours: dict[str, float] = {}
-    best_theirs: dict[str, float] = {}
+    ours_s: dict[str, list[float]] = {name: [] for name, _, _ in sets}
+    theirs_s: dict[str, list[float]] = {name: [] for name, _, _ in sets}
     try:
         for _ in range(repeat):
             for name, market, frames in sets:
-                best_ours[name] = min(best_ours.get(name, INF), pass_ours(parsers[market], frames))
+                ours_s[name].append(pass_ours(parsers[market], frames))
                 if runner is not None:
-                    best_theirs[name] = min(best_theirs.get(name, INF), runner.pass_cpu_s(name))
+                    theirs_s[name].append(runner.pass_cpu_s(name))
     finally:
         if runner is not None:
             runner.close()
-    rates = {
-        name: (
-            len(frames) / best_ours[name],
-            len(frames) / best_theirs[name] if name in best_theirs else None,
+    rates: dict[str, Rates] = {}
+    for name, _, frames in sets:
+        ours, theirs = ours_s[name], theirs_s[name]
+        rates[name] = Rates(
+            len(frames) / min(ours),
+            len(frames) / min(theirs) if theirs else None,
+            statistics.median(t / o for o, t in zip(ours, theirs, strict=True)) if theirs else None,
         )
-        for name, _, frames in sets
-    }
     return rates, status
 
 
@@ -292,18 +303,22 @@ def main() -> None:
     sets = session_sets() + generated_sets()
     rates, status = throughput(sets)
     print(f"python {sys.version.split()[0]}, one core, CPU time, best of {REPEAT}; {status}")
-    header = f"{'frame set':32} {'frames':>7} {'ours frames/s':>14} {'cryptofeed/s':>13} {'speed-up':>9}"
+    header = f"{'frame set':32} {'frames':>7} {'ours frames/s':>14} {'cryptofeed/s':>13} {'best/best':>10} {'paired':>7}"
     print(header)
     print("-" * len(header))
     for name, market, frames in sets:
-        ours, theirs = rates[name]
+        ours, theirs, paired = rates[name]
         events, errors = check_ours(market, frames)
         cf = f"{theirs:13,.0f}" if theirs else f"{'-':>13}"
-        ratio = f"{ours / theirs:8.1f}x" if theirs else f"{'-':>9}"
+        ratio = f"{ours / theirs:9.2f}x" if theirs else f"{'-':>10}"
+        paired_ratio = f"{paired:6.2f}x" if paired else f"{'-':>7}"
         note = (
             f"  ({errors} errors!)" if errors else ("" if events == len(frames) else f"  ({events} events)")
         )
-        print(f"{name:32} {len(frames):7d} {ours:14,.0f} {cf} {ratio}{note}")
+        print(f"{name:32} {len(frames):7d} {ours:14,.0f} {cf} {ratio} {paired_ratio}{note}")
+    paired_all = [r.paired_ratio for r in rates.values() if r.paired_ratio is not None]
+    if paired_all:
+        print(f"lowest paired ratio {min(paired_all):.2f}x (target >= 3x on every set)")
 
     usdm = [s for s in sets if s[0] == "usdm recorded mix"]
     base = usdm[0][2] if usdm else sets[0][2]

@@ -67,4 +67,8 @@ class UniverseConfig(Section):
     exclude: tuple[str, ...] = ()
     max_symbols: int = Field(default=1000, gt=0)
     refresh_s: float = Field(default=3600.0, gt=0)
+    """Full refresh from REST (exchangeInfo + 24 h tickers); live mini tickers recompute every min(this, 60 s)."""
+    early_refresh_min_gap_s: float = Field(default=60.0, gt=0)
+    """Refreshes triggered by the streams (a mini ticker of an unknown symbol, a silent kline stream) come at
+    most this often; keep it below `binance.stale_after_s` so a halted symbol leaves before a reconnect."""
     futures: bool = True

@@ -1,7 +1,8 @@
 """The exchange simulator: a seeded, deterministic fake Binance (spot + USD-M) on 127.0.0.1.
 
-Public API: `Simulator`, `SimOptions`, `Fault`, `FaultKind`, `FaultPlan`, `run_simulator`, plus the
-ground-truth `Label` schema. See `simulator.py` for the server layout and `scenarios.py` for labels.
+Public API: `Simulator` (with `list_symbol` / `delist_symbol` for universe changes), `SimOptions`, `Fault`,
+`FaultKind`, `FaultPlan`, `run_simulator`, plus the ground-truth `Label` schema. See `simulator.py` for the
+server layout and `scenarios.py` for labels.
 """
 
 from cryptoradar.sim.options import Fault, FaultKind, FaultPlan, ScheduledFault, SimOptions

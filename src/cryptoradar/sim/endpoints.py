@@ -26,6 +26,7 @@ from cryptoradar.sim.streams import Route
 from cryptoradar.sim.universe import SymbolSpec
 
 _PERPETUAL_DELIVERY_MS = 4_133_404_800_000
+_HOUR_MS = 3_600_000
 
 
 def _one(_: web.Request) -> int:
@@ -43,7 +44,7 @@ class MarketApp:
         self.now_ms = now_ms
         self.intervals = intervals
         self.weight_limit_1m = weight_limit_1m
-        self.symbols = runtime.model.index
+        self.symbols = runtime.listed
         self.app = web.Application(middlewares=[gate.middleware])
         if runtime.market is Market.SPOT:
             self._spot_routes()
@@ -58,6 +59,7 @@ class MarketApp:
         g.route(app, "/api/v3/time", self.time, _one)
         g.route(app, "/api/v3/exchangeInfo", self.spot_exchange_info, lambda _: 20)
         g.route(app, "/api/v3/klines", self.klines, lambda _: 2)
+        g.route(app, "/api/v3/aggTrades", self.agg_trades, lambda _: 4)
         g.route(app, "/api/v3/ticker/24hr", self.ticker_24hr, _spot_ticker_weight)
         g.route(app, "/api/v3/depth", self.depth, _spot_depth_weight)
         self._ws_routes("", Route.SPOT)
@@ -68,6 +70,7 @@ class MarketApp:
         g.route(app, "/fapi/v1/time", self.time, _one)
         g.route(app, "/fapi/v1/exchangeInfo", self.futures_exchange_info, _one)
         g.route(app, "/fapi/v1/klines", self.klines, _futures_klines_weight)
+        g.route(app, "/fapi/v1/aggTrades", self.agg_trades, lambda _: 20)
         g.route(app, "/fapi/v1/ticker/24hr", self.ticker_24hr, lambda r: 1 if r.query.get("symbol") else 40)
         g.route(
             app, "/fapi/v1/premiumIndex", self.premium_index, lambda r: 1 if r.query.get("symbol") else 10
@@ -116,42 +119,39 @@ class MarketApp:
         rows = rows[-limit:] if take_last else rows[:limit]
         return json_response([wire.rest_kline(r, interval_ms) for r in rows])
 
+    async def agg_trades(self, request: web.Request) -> web.Response:
+        """`aggTrades` (spot weight 4, USD-M 20): newest `limit` by default; `fromId` pages by id (inclusive); `startTime`/`endTime`
+        (inclusive, at most one hour apart, either alone means one hour from/to it) filter by trade time."""
+        self.catch_up()
+        j = param_symbol(request, self.symbols)
+        limit = param_limit(request, 500, 1000)
+        from_id = param_int(request, "fromId")
+        start, end = param_int(request, "startTime"), param_int(request, "endTime")
+        if from_id is not None and (start is not None or end is not None):
+            raise ApiError(-1128, "Combination of optional parameters invalid.")
+        if start is not None and end is not None and end - start > _HOUR_MS:
+            raise ApiError(-1127, "More than 1 hours between startTime and endTime.")
+        self.rt.track_trades(j, self.now_ms())
+        kept = list(self.rt.agg_trades.get(j, ()))
+        if from_id is not None:
+            rows = [t for t in kept if t.agg_id >= from_id][:limit]
+        elif start is not None or end is not None:
+            lo = start if start is not None else (end or 0) - _HOUR_MS
+            hi = end if end is not None else lo + _HOUR_MS
+            rows = [t for t in kept if lo <= t.trade_ms <= hi][:limit]
+        else:
+            rows = kept[-limit:]
+        return json_response([wire.rest_agg_trade(self.rt.market, t) for t in rows])
+
     async def ticker_24hr(self, request: web.Request) -> web.Response:
         chosen = param_symbols(request, self.symbols)
         now = self.now_ms()
         specs = self.rt.model.specs
         if chosen is None:
-            chosen = [j for j, s in enumerate(specs) if s.trading or self.rt.market is Market.SPOT]
-        rows = [self._ticker(j, now) for j in chosen]
+            chosen = [j for j in self.symbols.values() if specs[j].trading or self.rt.market is Market.SPOT]
+        rows = [wire.rest_ticker(self.rt.market, self.rt.ticker(j, now)) for j in chosen]
         single = request.query.get("symbol") is not None
         return json_response(rows[0] if single else rows)
-
-    def _ticker(self, j: int, now_ms: int) -> dict[str, object]:
-        m, st = self.rt.model, self.rt.window_24h()
-        close, open_ = float(st["close"][j]), float(st["open"][j])
-        volume, quote = float(st["volume"][j]), float(st["quote"][j])
-        count = int(st["count"][j])
-        last_id = int(m.first_trade_id[j] + m.state()[j, 6]) - 1
-        out: dict[str, object] = {
-            "symbol": m.specs[j].name,
-            "priceChange": m.fmt_price(j, close - open_),
-            "priceChangePercent": f"{(close / open_ - 1) * 100:.3f}",
-            "weightedAvgPrice": m.fmt_price(j, quote / volume if volume > 0 else close),
-        }
-        if self.rt.market is Market.SPOT:
-            tick = 10.0 ** -m.specs[j].price_decimals
-            out.update({"prevClosePrice": m.fmt_price(j, float(st["prev_close"][j])), "lastPrice": m.fmt_price(j, close),
-                        "lastQty": m.fmt_qty(j, 1.0), "bidPrice": m.fmt_price(j, close - tick), "bidQty": m.fmt_qty(j, 1.0),
-                        "askPrice": m.fmt_price(j, close + tick), "askQty": m.fmt_qty(j, 1.0)})  # fmt: skip
-        else:
-            out.update({"lastPrice": m.fmt_price(j, close), "lastQty": m.fmt_qty(j, 1.0)})
-        out.update({
-            "openPrice": m.fmt_price(j, open_), "highPrice": m.fmt_price(j, float(st["high"][j])),
-            "lowPrice": m.fmt_price(j, float(st["low"][j])), "volume": m.fmt_qty(j, volume), "quoteVolume": f"{quote:.8f}",
-            "openTime": now_ms - 86_400_000, "closeTime": now_ms, "firstId": last_id - count + 1 if count else -1,
-            "lastId": last_id if count else -1, "count": count,
-        })  # fmt: skip
-        return out
 
     async def depth(self, request: web.Request) -> web.Response:
         j = param_symbol(request, self.symbols)
@@ -186,14 +186,15 @@ class MarketApp:
         status = request.query.get("symbolStatus")
         if status is not None and chosen is not None:
             raise ApiError(-1128, "Combination of optional parameters invalid.")
-        specs = [self.rt.model.specs[j] for j in chosen] if chosen is not None else self.rt.model.specs
+        listed = chosen if chosen is not None else self.symbols.values()
+        specs = [self.rt.model.specs[j] for j in listed]
         symbols = [_spot_symbol(s) for s in specs if status is None or s.status == status]
         return json_response({"timezone": "UTC", "serverTime": self.now_ms(), "rateLimits": self._rate_limits(),
                               "exchangeFilters": [], "symbols": symbols})  # fmt: skip
 
     async def futures_exchange_info(self, _: web.Request) -> web.Response:
         assets = [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}]
-        symbols = [_futures_symbol(s) for s in self.rt.model.specs]
+        symbols = [_futures_symbol(self.rt.model.specs[j]) for j in self.symbols.values()]
         return json_response({"timezone": "UTC", "serverTime": self.now_ms(), "futuresType": "U_MARGINED",
                               "rateLimits": self._rate_limits(), "exchangeFilters": [], "assets": assets,
                               "symbols": symbols})  # fmt: skip
@@ -203,9 +204,7 @@ class MarketApp:
     async def premium_index(self, request: web.Request) -> web.Response:
         chosen = param_symbols(request, self.symbols)
         now = self.now_ms()
-        rows = [
-            self._premium(j, now) for j in (chosen if chosen is not None else range(self.rt.model.n_symbols))
-        ]
+        rows = [self._premium(j, now) for j in (chosen if chosen is not None else self.symbols.values())]
         return json_response(rows[0] if request.query.get("symbol") else rows)
 
     def _premium(self, j: int, now_ms: int) -> dict[str, object]:

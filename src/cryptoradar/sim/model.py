@@ -70,7 +70,7 @@ class MarketModel:
         self._price_dec = np.array([s.price_decimals for s in specs], dtype=np.int64)
         self._qty_dec = np.array([s.qty_decimals for s in specs], dtype=np.int64)
         self._quote_dec = np.full(n, 8, dtype=np.int64)
-        self._quote_per_min = np.array([s.quote_per_min for s in specs])
+        self._quote_per_min = np.array([s.quote_per_min if s.listed else 0.0 for s in specs])
         self._trade_quote = np.array([s.trade_quote for s in specs])
         self._loading = np.array([s.factor_loading for s in specs])
         long_run = np.array([s.vol_1m for s in specs]) ** 2
@@ -94,6 +94,10 @@ class MarketModel:
     @property
     def n_symbols(self) -> int:
         return len(self.specs)
+
+    def set_quote_per_min(self, j: int, quote_per_min: float) -> None:
+        """Symbol `j`'s mean 1m quote volume from the next bar drawn on (0: no trades, flat bars)."""
+        self._quote_per_min[j] = quote_per_min
 
     def closed_rows(self) -> F64:
         """All closed 1m bars, shape (closed_count, n_symbols, 9); a view, do not mutate."""

@@ -51,6 +51,10 @@ class SimOptions:
     """Connections holding more streams than this are counted in `connections_over_design_cap`."""
     spot_control_rate_per_s: int = 5
     futures_control_rate_per_s: int = 10
+    connect_attempts_limit: int = 300
+    connect_window_wall_s: float = 300.0
+    """WebSocket connection attempts allowed per IP and market in any window of this many wall seconds
+    (spot documents 300 per 5 min; futures states none, so the same is assumed). One more is refused."""
     spot_weight_limit_1m: int = 6000
     futures_weight_limit_1m: int = 2400
     requests_after_429_before_ban: int = 5
@@ -58,6 +62,10 @@ class SimOptions:
     scenario_every_bars: int = 15
     """A scenario starts about every this many 1m bars (each market), when `scenarios` is on."""
     fault_plan: FaultPlan | None = None
+    spot_listings: int = 0
+    futures_listings: int = 0
+    """Symbols held back (absent from exchangeInfo, streams and REST) until `Simulator.list_symbol()`
+    lists them. Any held-back symbol changes the seed's random paths, so the default is none."""
 
     def __post_init__(self) -> None:
         unknown = [i for i in self.intervals if i not in SUPPORTED_INTERVALS_MS]
@@ -69,6 +77,10 @@ class SimOptions:
             raise ValueError("acceleration must be >= 0 (0 = manual clock)")
         if self.history_bars < 60:
             raise ValueError("history_bars must be >= 60")
+        if self.connect_attempts_limit < 1 or self.connect_window_wall_s <= 0:
+            raise ValueError("connect_attempts_limit must be >= 1 and connect_window_wall_s > 0")
+        if self.spot_listings < 0 or self.futures_listings < 0:
+            raise ValueError("spot_listings and futures_listings must be >= 0")
 
 
 class FaultKind(StrEnum):
@@ -86,11 +98,19 @@ class FaultKind(StrEnum):
     """Send the `serverShutdown` event (spot) to every connection; they stay open."""
     REST_ERRORS = "rest_errors"
     """Answer the next `count` REST requests with `status` (429, 418 or 5xx)."""
+    LIST_SYMBOL = "list_symbol"
+    """List the next held-back symbol of `market` (see `SimOptions.spot_listings`)."""
+    DELIST_SYMBOL = "delist_symbol"
+    """Halt `symbol` on `market` (BREAK on spot, SETTLING on USD-M; `remove`: gone from exchangeInfo)."""
+
+
+_RANDOM_KINDS = [k for k in FaultKind if k not in (FaultKind.LIST_SYMBOL, FaultKind.DELIST_SYMBOL)]
+"""What a random plan draws from: the universe changes need a market and a symbol, so they are planned by hand."""
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One fault. `market=None` hits both markets."""
+    """One fault. `market=None` hits both markets (the universe changes need a market)."""
 
     kind: FaultKind
     market: Market | None = None
@@ -99,6 +119,8 @@ class Fault:
     count: int = 1
     status: int = 503
     duration_wall_s: float | None = None
+    symbol: str | None = None
+    remove: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +139,7 @@ class FaultPlan:
     def random(seed: int, start_ms: int, duration_ms: int, mean_gap_ms: int) -> FaultPlan:
         """Seeded plan: faults of every kind at exponential gaps of mean `mean_gap_ms` over the duration."""
         rng = random.Random(seed)
-        kinds = list(FaultKind)
+        kinds = _RANDOM_KINDS
         out: list[ScheduledFault] = []
         at_ms = start_ms
         while True:

@@ -23,7 +23,7 @@ from cryptoradar.events import Market
 from cryptoradar.sim.endpoints import MarketApp
 from cryptoradar.sim.faults import apply_fault
 from cryptoradar.sim.model import BAR_MS, KlineRow, MarketModel
-from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS, Fault, ScheduledFault, SimOptions
+from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS, Fault, FaultKind, ScheduledFault, SimOptions
 from cryptoradar.sim.rest import RestGate
 from cryptoradar.sim.runtime import MarketRuntime
 from cryptoradar.sim.scenarios import Label
@@ -76,22 +76,26 @@ class Simulator:
         self.stats = SimStats()
         self.labels: list[Label] = []
         self._rng = random.Random(opts.seed)
-        spot_specs = spot_universe(opts.seed, opts.symbols)
-        futures_specs = futures_universe(opts.seed, opts.futures_symbols, self.start_ms)
-        self.symbols = [s.name for s in spot_specs]
-        self.futures_symbols = [s.name for s in futures_specs]
+        spot_specs = spot_universe(opts.seed, opts.symbols, opts.spot_listings)
+        futures_specs = futures_universe(
+            opts.seed, opts.futures_symbols, self.start_ms, opts.futures_listings
+        )
+        self.symbols = [s.name for s in spot_specs if s.listed]
+        """Spot symbols in exchangeInfo (any status), kept current by `list_symbol` / `delist_symbol`."""
+        self.futures_symbols = [s.name for s in futures_specs if s.listed]
         spot_model = MarketModel(spot_specs, opts.seed, 1, first_open)
         futures_model = MarketModel(futures_specs, opts.seed, 2, first_open)
         self._schedule = ScenarioSchedule(opts.seed, opts.scenario_every_bars, opts.scenarios, self.start_ms,
                                           spot_model, futures_model)  # fmt: skip
         accel = opts.acceleration if opts.acceleration > 0 else 1.0
         max_age = opts.max_connection_age_wall_s or _DAY_MS / 1000 / accel
+        connects = (opts.connect_attempts_limit, opts.connect_window_wall_s)
         self._spot = self._market(Market.SPOT, spot_model, self.stats.spot, WsLimits(
             opts.spot_stream_cap, opts.spot_stream_cap, opts.spot_control_rate_per_s, True,
-            opts.ping_interval_wall_s or 20.0, opts.pong_timeout_wall_s or 60.0, max_age), opts.spot_weight_limit_1m)  # fmt: skip
+            opts.ping_interval_wall_s or 20.0, opts.pong_timeout_wall_s or 60.0, max_age, *connects), opts.spot_weight_limit_1m)  # fmt: skip
         self._futures = self._market(Market.USDM, futures_model, self.stats.futures, WsLimits(
             opts.futures_stream_cap, opts.futures_design_cap, opts.futures_control_rate_per_s, False,
-            opts.ping_interval_wall_s or 180.0, opts.pong_timeout_wall_s or 600.0, max_age), opts.futures_weight_limit_1m)  # fmt: skip
+            opts.ping_interval_wall_s or 180.0, opts.pong_timeout_wall_s or 600.0, max_age, *connects), opts.futures_weight_limit_1m)  # fmt: skip
         self._planned: list[ScheduledFault] = sorted(
             opts.fault_plan.faults if opts.fault_plan else (), key=lambda f: f.at_exchange_ms
         )
@@ -105,9 +109,12 @@ class Simulator:
         self, market: Market, model: MarketModel, stats: MarketStats, limits: WsLimits, weight_limit: int
     ) -> MarketApp:
         opts = self.opts
-        hub = WsHub(market, frozenset(model.index), limits, stats, self.now_ms)
+        listed = {s.name: j for j, s in enumerate(model.specs) if s.listed}
+        hub = WsHub(market, listed, limits, stats, self.now_ms)
         hook = self._schedule.spot_bar if market is Market.SPOT else self._schedule.futures_bar
-        runtime = MarketRuntime(market, model, hub, hook, opts.seed + (1 if market is Market.SPOT else 2))
+        runtime = MarketRuntime(
+            market, model, hub, hook, opts.seed + (1 if market is Market.SPOT else 2), listed
+        )
         gate = RestGate(market, stats, weight_limit, opts.requests_after_429_before_ban, opts.ban_exchange_s,
                         opts.acceleration, self.now_ms)  # fmt: skip
         return MarketApp(runtime, gate, self.now_ms, opts.intervals, weight_limit, self._step)
@@ -127,12 +134,56 @@ class Simulator:
         return [row for row in rt.bars(j, interval, rt.model.first_open_ms, last_open, with_current=False)
                 if row[0] + interval_ms <= rt.model.current_open_ms]  # fmt: skip
 
+    def list_symbol(self, market: Market = Market.SPOT) -> str:
+        """Lists the next held-back symbol of `market` now (TRADING, with liquidity); returns its name.
+
+        It shows in exchangeInfo, REST and streams at once and trades from the next bar, its first full bar:
+        klines, tickers and trades flow from then on. Needs `SimOptions.spot_listings`/`futures_listings`.
+        """
+        self._step()
+        rt = self._app(market).rt
+        if not rt.held_back:
+            raise ValueError(
+                f"no held-back {market} symbol left to list; raise SimOptions' {market} listings"
+            )
+        name = rt.list_next()
+        self._names(market).append(name)
+        rt.hub.stats.count_fault(FaultKind.LIST_SYMBOL.value)
+        return name
+
+    def delist_symbol(self, symbol: str, market: Market = Market.SPOT, remove: bool = False) -> None:
+        """Halts `symbol` now (spot BREAK, USD-M SETTLING): its streams go silent, no more trades.
+        With `remove` it also leaves exchangeInfo and REST answers "Invalid symbol" for it."""
+        self._step()
+        rt = self._app(market).rt
+        j = rt.listed.get(symbol)
+        if j is None:
+            raise ValueError(f"{symbol} is not listed on {market}")
+        rt.delist_symbol(j, remove)
+        if remove:
+            self._names(market).remove(symbol)
+        rt.hub.stats.count_fault(FaultKind.DELIST_SYMBOL.value)
+
     def inject(self, fault: Fault) -> None:
         """Applies `fault` now, to `fault.market` or to both markets."""
+        if fault.kind in (FaultKind.LIST_SYMBOL, FaultKind.DELIST_SYMBOL):
+            if fault.market is None or (fault.kind is FaultKind.DELIST_SYMBOL and fault.symbol is None):
+                raise ValueError(f"{fault.kind} needs a market (and delisting a symbol)")
+            if fault.kind is FaultKind.LIST_SYMBOL:
+                self.list_symbol(fault.market)
+            else:
+                self.delist_symbol(fault.symbol or "", fault.market, fault.remove)
+            return
         now = self.now_ms()
         for app in (self._spot, self._futures):
             if fault.market is None or fault.market is app.rt.market:
                 apply_fault(fault, app.rt.hub, app.gate, self._rng, now)
+
+    def _app(self, market: Market) -> MarketApp:
+        return self._spot if market is Market.SPOT else self._futures
+
+    def _names(self, market: Market) -> list[str]:
+        return self.symbols if market is Market.SPOT else self.futures_symbols
 
     async def advance_to(self, ms: int) -> None:
         """Jumps the exchange clock to `ms` and publishes everything due up to it before returning."""

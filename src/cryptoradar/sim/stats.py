@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 
 def _violations() -> dict[str, int]:
-    return {"stream_cap": 0, "control_rate": 0, "pong_timeout": 0}
+    return {"stream_cap": 0, "control_rate": 0, "pong_timeout": 0, "connect_attempts": 0}
 
 
 @dataclass(slots=True)
@@ -26,9 +26,14 @@ class MarketStats:
     max_streams_per_connection: int = 0
     connections_over_design_cap: int = 0
     pings_sent: int = 0
+    connect_attempts: int = 0
+    """WebSocket handshakes requested, refused ones included."""
+    connect_attempts_peak: int = 0
+    """Most attempts from one IP inside any connect window (compare with the limit)."""
     violations: dict[str, int] = field(default_factory=_violations)
     closes: dict[str, int] = field(default_factory=dict)
-    """Server-initiated closes by reason: control_rate, stream_cap, pong_timeout, max_age, slow_consumer, fault."""
+    """Server-initiated closes by reason: control_rate, stream_cap, pong_timeout, max_age, slow_consumer, fault.
+    Handshakes refused for the connection-attempt limit never open, so they count only in `violations`."""
     rest_requests: int = 0
     rest_by_status: dict[int, int] = field(default_factory=dict)
     rest_weight_by_minute: dict[int, int] = field(default_factory=dict)

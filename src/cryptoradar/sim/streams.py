@@ -7,6 +7,7 @@ un-routed (`/ws`, `/stream`) connection gets only `/public` streams, exactly lik
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -19,6 +20,7 @@ class StreamKind(StrEnum):
     AGG_TRADE = "aggTrade"
     BOOK_TICKER = "bookTicker"
     MINI_TICKER = "miniTicker"
+    TICKER = "ticker"
     ALL_MINI_TICKERS = "!miniTicker@arr"
     MARK_PRICE = "markPrice"
     ALL_MARK_PRICES = "!markPrice@arr"
@@ -42,6 +44,7 @@ _SPOT_KINDS = frozenset(
         StreamKind.AGG_TRADE,
         StreamKind.BOOK_TICKER,
         StreamKind.MINI_TICKER,
+        StreamKind.TICKER,
         StreamKind.ALL_MINI_TICKERS,
         StreamKind.DEPTH,
     }
@@ -60,8 +63,8 @@ class StreamKey:
     interval: str = ""
 
 
-def parse_stream(name: str, market: Market, symbols: frozenset[str]) -> StreamKey | None:
-    """The stream `name` denotes on `market`, or None if it is unknown there."""
+def parse_stream(name: str, market: Market, symbols: Container[str]) -> StreamKey | None:
+    """The stream `name` denotes on `market` (whose listed symbols are `symbols`), or None if unknown there."""
     if name.startswith("!"):
         base = name.split("@")
         kind_name = "@".join(base[:2])
@@ -88,6 +91,7 @@ def _parse_channel(rest: str, symbol: str) -> StreamKey | None:
         StreamKind.AGG_TRADE,
         StreamKind.BOOK_TICKER,
         StreamKind.MINI_TICKER,
+        StreamKind.TICKER,
         StreamKind.MARK_PRICE,
         StreamKind.FORCE_ORDER,
     ):

@@ -4,6 +4,8 @@ Spot has `symbols` TRADING USDT pairs (majors first, then generated names AAAUSD
 a few non-USDT quotes and a few non-TRADING USDT pairs, so universe filtering has work to do. USD-M has
 the first `futures_symbols` USDT names as perpetuals, two quarterly contracts (names with `_`) and two
 TradFi perpetuals, so contract-type and underlying-type filtering matters too.
+Either market may end with `listings` held-back symbols (status `UNLISTED`, never shown, no liquidity in
+the model) that the simulator lists later; they come last, so the other symbols' specs do not change.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ _OTHER_QUOTES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _NON_TRADING_STATUSES = ("BREAK", "HALT", "END_OF_DAY", "CANCEL_ONLY")
 _N_NON_TRADING = 8
+UNLISTED = "UNLISTED"
+"""Internal status of a symbol the exchange does not (yet, or any more) show; never sent on the wire."""
+_LISTING_RANK = 50
+"""New listings get the liquidity of a mid-table symbol."""
 _TRADFI: tuple[tuple[str, float, str], ...] = (
     ("XAUUSDT", 2_650.0, "COMMODITY"),
     ("TSLAUSDT", 330.0, "EQUITY"),
@@ -60,6 +66,10 @@ class SymbolSpec:
     @property
     def trading(self) -> bool:
         return self.status == "TRADING"
+
+    @property
+    def listed(self) -> bool:
+        return self.status != UNLISTED
 
 
 def _generated_bases(exclude: set[str]) -> itertools.chain[str]:
@@ -100,8 +110,9 @@ def _spec(
     )
 
 
-def spot_universe(seed: int, n_usdt_trading: int) -> list[SymbolSpec]:
-    """Deterministic per (seed, n): TRADING USDT pairs in liquidity-rank order, then the extras."""
+def spot_universe(seed: int, n_usdt_trading: int, listings: int = 0) -> list[SymbolSpec]:
+    """Deterministic per (seed, n): TRADING USDT pairs in liquidity-rank order, the extras, then `listings`
+    held-back USDT pairs (status UNLISTED; `quote_per_min` is the liquidity they get once listed)."""
     rng = np.random.default_rng([seed, 1])
     majors = dict(_MAJORS)
     bases = itertools.chain(majors, _generated_bases(set(majors)))
@@ -116,6 +127,11 @@ def spot_universe(seed: int, n_usdt_trading: int) -> list[SymbolSpec]:
         price = majors[base] / majors.get(quote, 1.0) if quote in ("BTC", "ETH") else majors[base]
         price *= 38.0 if quote == "TRY" else 0.92 if quote == "EUR" else 1.0
         specs.append(_spec(rng, base, quote, price, 60, "TRADING", Market.SPOT))
+    for base in itertools.islice(bases, listings):
+        spec = _spec(
+            rng, base, "USDT", float(10 ** rng.uniform(-2.0, 1.0)), _LISTING_RANK, "TRADING", Market.SPOT
+        )
+        specs.append(replace(spec, status=UNLISTED))
     return specs
 
 
@@ -129,10 +145,12 @@ def _quarter_delivery(start_ms: int, quarters_ahead: int) -> datetime:
     return friday.replace(hour=8)
 
 
-def futures_universe(seed: int, n_perpetual: int, start_ms: int) -> list[SymbolSpec]:
-    """Crypto perpetuals (same names and price levels as spot), two quarterlies, two TradFi perps."""
+def futures_universe(seed: int, n_perpetual: int, start_ms: int, listings: int = 0) -> list[SymbolSpec]:
+    """Crypto perpetuals (same names and price levels as spot), two quarterlies, two TradFi perps, then
+    `listings` held-back perpetuals (UNLISTED, no contract type until listed)."""
     rng = np.random.default_rng([seed, 2])
-    spot = [s for s in spot_universe(seed, max(n_perpetual, 2)) if s.quote == "USDT" and s.trading]
+    spot_all = spot_universe(seed, max(n_perpetual, 2), listings)
+    spot = [s for s in spot_all if s.quote == "USDT" and s.trading]
     specs: list[SymbolSpec] = []
     for rank, s in enumerate(spot[:n_perpetual]):
         spec = _spec(rng, s.base, "USDT", s.price, rank, "TRADING", Market.USDM)
@@ -147,4 +165,7 @@ def futures_universe(seed: int, n_perpetual: int, start_ms: int) -> list[SymbolS
     for name, price, underlying in _TRADFI:
         spec = _spec(rng, name.removesuffix("USDT"), "USDT", price, 20, "TRADING", Market.USDM)
         specs.append(replace(spec, contract_type="PERPETUAL", underlying_type=underlying))
+    for s in spot_all[len(spot_all) - listings :] if listings else ():
+        spec = _spec(rng, s.base, "USDT", s.price, _LISTING_RANK, "TRADING", Market.USDM)
+        specs.append(replace(spec, status=UNLISTED))
     return specs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -78,6 +79,86 @@ def agg_trade(
     if market is Market.SPOT:
         out["M"] = True
     return out
+
+
+class AggTradeRow(NamedTuple):
+    """One aggregate trade as kept for REST `aggTrades` (the stream's `a p q f l T m`)."""
+
+    agg_id: int
+    price: str
+    qty: str
+    first_id: int
+    trade_ms: int
+    buyer_maker: bool
+
+
+def rest_agg_trade(market: Market, row: AggTradeRow) -> Payload:
+    """A `GET aggTrades` row: spot adds `M`; USD-M has no `M` but `nq` (quantity without RPI-order fills)."""
+    out: Payload = {"a": row.agg_id, "p": row.price, "q": row.qty}
+    if market is Market.USDM:
+        out["nq"] = row.qty
+    out.update({"f": row.first_id, "l": row.first_id, "T": row.trade_ms, "m": row.buyer_maker})
+    if market is Market.SPOT:
+        out["M"] = True
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker24h:
+    """Rolling 24 h statistics of one symbol as wire strings; the 24hr ticker stream and REST share it."""
+
+    symbol: str
+    price_change: str
+    change_pct: str
+    weighted_avg: str
+    prev_close: str
+    last: str
+    last_qty: str
+    bid: str
+    bid_qty: str
+    ask: str
+    ask_qty: str
+    open: str
+    high: str
+    low: str
+    volume: str
+    quote_volume: str
+    open_ms: int
+    close_ms: int
+    first_id: int
+    last_id: int
+    count: int
+
+
+_TICKER_FIELDS: tuple[tuple[str, str, str, bool], ...] = (
+    ("p", "priceChange", "price_change", False), ("P", "priceChangePercent", "change_pct", False),
+    ("w", "weightedAvgPrice", "weighted_avg", False), ("x", "prevClosePrice", "prev_close", True),
+    ("c", "lastPrice", "last", False), ("Q", "lastQty", "last_qty", False), ("b", "bidPrice", "bid", True),
+    ("B", "bidQty", "bid_qty", True), ("a", "askPrice", "ask", True), ("A", "askQty", "ask_qty", True),
+    ("o", "openPrice", "open", False), ("h", "highPrice", "high", False), ("l", "lowPrice", "low", False),
+    ("v", "volume", "volume", False), ("q", "quoteVolume", "quote_volume", False), ("O", "openTime", "open_ms", False),
+    ("C", "closeTime", "close_ms", False), ("F", "firstId", "first_id", False), ("L", "lastId", "last_id", False),
+    ("n", "count", "count", False),
+)  # fmt: skip
+"""(stream key, REST key, `Ticker24h` attribute, spot only), in Binance's order; both payloads share it."""
+
+
+def _ticker_fields(market: Market, t: Ticker24h, rest: bool) -> Payload:
+    return {
+        rest_key if rest else key: getattr(t, attr)
+        for key, rest_key, attr, spot_only in _TICKER_FIELDS
+        if market is Market.SPOT or not spot_only
+    }
+
+
+def ticker_event(market: Market, t: Ticker24h, event_ms: int) -> Payload:
+    """`<symbol>@ticker`: USD-M leaves out `x` (previous close) and the best bid/ask (`b B a A`)."""
+    return {"e": "24hrTicker", "E": event_ms, "s": t.symbol, **_ticker_fields(market, t, rest=False)}
+
+
+def rest_ticker(market: Market, t: Ticker24h) -> Payload:
+    """A `GET ticker/24hr` row, the same numbers spelled out (USD-M without prevClose and bid/ask)."""
+    return {"symbol": t.symbol, **_ticker_fields(market, t, rest=True)}
 
 
 def book_ticker(

@@ -7,6 +7,9 @@ Served on the market's aiohttp app (same port as its REST API). Behaviour copied
 - More incoming messages per wall second than the limit (text frames; on spot also PING/PONG) -> 1008.
 - Server pings on a wall-clock interval with a payload; only a pong echoing an outstanding payload keeps the
   connection alive; no such pong within the timeout -> close. Connections close at their max age.
+- More connection attempts from one IP than the limit inside the sliding wall-clock window -> the handshake
+  is refused with HTTP 429 (Binance does not document its answer; a refusal is what a client must survive).
+  Every attempt counts, refused ones too, so a client that keeps hammering stays refused.
 Every enforcement is counted in `MarketStats`.
 """
 
@@ -18,7 +21,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 import msgspec
@@ -42,6 +45,8 @@ class WsLimits:
     ping_interval_wall_s: float
     pong_timeout_wall_s: float
     max_age_wall_s: float
+    connect_attempts: int
+    connect_window_wall_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +82,9 @@ class Connection:
 class WsHub:
     """All connections of one market, the delivery index and the enforcement loop."""
 
-    def __init__(self, market: Market, symbols: frozenset[str], limits: WsLimits, stats: MarketStats,
+    def __init__(self, market: Market, symbols: Container[str], limits: WsLimits, stats: MarketStats,
                  now_ms: Callable[[], int]) -> None:  # fmt: skip
+        """`symbols` is the market's live set of listed names (it changes as symbols are listed)."""
         self.market = market
         self._symbols = symbols
         self.limits = limits
@@ -87,6 +93,7 @@ class WsHub:
         self.connections: set[Connection] = set()
         self._index: dict[str, set[Connection]] = {}
         self._keys: dict[str, StreamKey] = {}
+        self._attempts_wall: dict[str, deque[float]] = {}
 
     # -- delivery ---------------------------------------------------------------------------------------
 
@@ -143,9 +150,29 @@ class WsHub:
 
     # -- connection lifecycle ---------------------------------------------------------------------------
 
+    def _admit(self, remote: str) -> bool:
+        """Counts a connection attempt from `remote`; False (and a violation) when it is over the limit."""
+        now = time.monotonic()
+        attempts = self._attempts_wall.setdefault(remote, deque())
+        attempts.append(now)
+        while attempts[0] <= now - self.limits.connect_window_wall_s:
+            attempts.popleft()
+        self.stats.connect_attempts += 1
+        self.stats.connect_attempts_peak = max(self.stats.connect_attempts_peak, len(attempts))
+        if len(attempts) <= self.limits.connect_attempts:
+            return True
+        self.stats.violations["connect_attempts"] += 1
+        return False
+
     async def handle(
         self, request: web.Request, route: Route, combined: bool, initial: list[str]
-    ) -> web.WebSocketResponse:
+    ) -> web.StreamResponse:
+        if not self._admit(request.remote or ""):
+            return web.Response(
+                status=429,
+                body=wire.api_error(-1003, "Too many connection attempts."),
+                content_type="application/json",
+            )
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         now = time.monotonic()

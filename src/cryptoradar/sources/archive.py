@@ -44,6 +44,7 @@ _NAME = re.compile(
     r"\.(?:csv|zip)$"
 )
 _log = structlog.get_logger(__name__)
+_KLINE_ROWS = msgspec.json.Decoder(list[wire.KlineRow])
 _NEVER_MS = 2**62
 """`now` for archive rows: every archived bar is final."""
 
@@ -99,19 +100,24 @@ def import_klines(
         raise ValueError(f"{path}: pass symbol and interval, the file name does not carry them")
     market = market or _market_from_path(path)
     report = ContinuityReport()
-    rows: list[wire.KlineRow] = []
-    for fields in _csv_rows(path):
-        report.rows += 1
-        try:
-            rows.append(
-                wire.KlineRow(
-                    int(fields[0]), float(fields[1]), float(fields[2]), float(fields[3]), float(fields[4]),
-                    float(fields[5]), int(fields[6]), float(fields[7]), int(fields[8]), float(fields[9]),
-                    float(fields[10]),
-                )
-            )  # fmt: skip
-        except (ValueError, IndexError):
-            _bad_row(report, market, "bad_row")
+    fast = _kline_rows_whole(_read_bytes(path))
+    if fast is not None:
+        rows = fast
+        report.rows = len(rows)
+    else:
+        rows = []
+        for fields in _csv_rows(path):
+            report.rows += 1
+            try:
+                rows.append(
+                    wire.KlineRow(
+                        int(fields[0]), float(fields[1]), float(fields[2]), float(fields[3]),
+                        float(fields[4]), float(fields[5]), int(fields[6]), float(fields[7]),
+                        int(fields[8]), float(fields[9]), float(fields[10]),
+                    )
+                )  # fmt: skip
+            except (ValueError, IndexError):
+                _bad_row(report, market, "bad_row")
     bars = bars_from_rows(rows, market, symbol, interval, _NEVER_MS, ts_recv_ns)
     report.bad_rows += len(rows) - len(bars)
     step_ms = interval_ms(interval)
@@ -197,6 +203,47 @@ def _parse_bool(text: str) -> bool:
 def _market_from_path(path: str | Path) -> Market:
     text = Path(path).as_posix()
     return Market.USDM if "futures/um" in text else Market.SPOT
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    """The whole CSV (the first .csv member of a zip), as bytes."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [n for n in archive.namelist() if n.endswith(".csv")] or archive.namelist()
+            return archive.read(members[0])
+    return path.read_bytes()
+
+
+def _kline_rows_whole(data: bytes) -> list[wire.KlineRow] | None:
+    """Every row of a well-formed kline CSV in one msgspec decode, or None to take the row-by-row path.
+
+    A kline CSV of plain unquoted numbers is a JSON array once its lines are bracketed, and decoding it
+    whole is several times faster than `csv` plus `int`/`float` per field. The strict decoder takes
+    exactly the rows the row-by-row path would take without complaint (integers where it calls `int`,
+    numbers where it calls `float`, both correctly rounded); anything else (quotes, blank lines, NaN,
+    short rows, a bad value anywhere) makes the whole decode fail, and then the row-by-row path decides
+    and counts, so both paths give the same bars and the same report.
+    """
+    if b'"' in data:
+        return None
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            return None
+    body = data.rstrip(b"\n")
+    if not body:
+        return []
+    first_end = body.find(b"\n")
+    first_field = body[: first_end if first_end >= 0 else len(body)].split(b",", 1)[0]
+    if not first_field.strip().lstrip(b"-").isdigit():  # a header row, as `_rows` decides
+        if first_end < 0:
+            return []
+        body = body[first_end + 1 :]
+    try:
+        return _KLINE_ROWS.decode(b"[[" + body.replace(b"\n", b"],[") + b"]]")
+    except msgspec.DecodeError:
+        return None
 
 
 def _csv_rows(path: str | Path) -> Iterator[list[str]]:

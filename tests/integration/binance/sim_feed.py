@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from cryptoradar.config.binance import BinanceConfig, MarketEndpoints, UniverseConfig
 from cryptoradar.events import Bar, Event, FeedStatus, Market
 from cryptoradar.sim import Simulator
+from cryptoradar.sources.binance.feed import BinanceFeed
 
 
 class SimClock:
@@ -94,3 +97,17 @@ def truth_values(
         int(row[0]): (float(row[4]), float(row[5]), float(row[6]))
         for row in sim.closed_bars(symbol, interval, market)
     }
+
+
+@asynccontextmanager
+async def bootstrapped_feed(
+    sim: Simulator, config: BinanceConfig, universe: UniverseConfig, collector: Collector
+) -> AsyncIterator[BinanceFeed]:
+    """A started feed on the simulator's clock, past its bootstrap; stopped on exit."""
+    feed = BinanceFeed(config, universe, SimClock(sim), emit=collector)
+    await feed.start()
+    try:
+        await feed.wait_bootstrapped()
+        yield feed
+    finally:
+        await feed.stop()

@@ -165,3 +165,30 @@ def test_names_and_intervals() -> None:
         None,
     )
     assert isinstance(import_klines(shared_data() / "archive" / ADA)[0][0], Bar)
+
+
+def test_whole_file_and_row_by_row_paths_agree(tmp_path: Path) -> None:
+    """Plain files take the one-decode path; quoting forces the csv path: both give the same bars."""
+    rows = ada_rows()
+    plain, plain_report = import_klines(shared_data() / "archive" / ADA)
+    quoted = tmp_path / "quoted" / ADA
+    quoted.parent.mkdir()
+    with quoted.open("w", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+    crlf = tmp_path / "crlf" / ADA
+    crlf.parent.mkdir()
+    crlf.write_bytes(b"open_time,open\r\n" + b"".join(",".join(r).encode() + b"\r\n" for r in rows))
+    for path in (quoted, crlf):
+        bars, report = import_klines(path)
+        assert bars == plain
+        assert report == plain_report
+
+
+def test_one_bad_value_falls_back_to_counting_rows(tmp_path: Path) -> None:
+    rows = ada_rows()
+    rows[7][4] = "NaN"  # valid for float(), not JSON: the whole-file decode fails, the row path counts it
+    rows[9] = rows[9][:5]
+    bars, report = import_klines(write_csv(tmp_path / ADA, rows))
+    assert len(bars) == 1438
+    assert report.bad_rows == 2
+    assert report.rows == 1440

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryptoradar.events import Bar, Market
-from cryptoradar.sources.binance.bars import BarCloser, DropReason, close_ms, next_open_ms
+from cryptoradar.sources.binance.bars import BarCloser, DropReason, bucket_open_ms, close_ms, next_open_ms
 
 M = 60_000
 T0 = 1_767_225_600_000
@@ -150,3 +150,12 @@ def test_any_mix_of_duplicates_reorders_and_losses_yields_each_bar_exactly_once(
             emitted += closer.on_rest_bars("BTCUSDT", "1m", truth, now_ms)
     emitted += closer.on_rest_bars("BTCUSDT", "1m", truth, T0 + (n + 1) * M)
     assert closed_opens(emitted) == [b.open_time_ms for b in truth]
+
+
+def test_bucket_open_is_utc_aligned_weeks_start_monday_months_on_the_first() -> None:
+    t = 1_767_225_600_000 + 3 * 86_400_000 + 3_723_456  # Sunday 2026-01-04 01:02:03.456 UTC
+    assert bucket_open_ms("1m", t) == t - 3_456
+    assert bucket_open_ms("1h", t) == t - 123_456
+    assert bucket_open_ms("1w", t) == 1_767_225_600_000 - 3 * 86_400_000  # Monday 2025-12-29
+    assert bucket_open_ms("1M", t) == 1_767_225_600_000  # 2026-01-01
+    assert bucket_open_ms("1m", bucket_open_ms("1m", t)) == bucket_open_ms("1m", t)

@@ -77,6 +77,17 @@ def test_spot_universe_reports_joiners_and_leavers_from_live_tickers() -> None:
     assert not uni.recompute()
 
 
+def test_a_ticker_of_a_symbol_exchange_info_does_not_know_is_reported_once() -> None:
+    uni = SpotUniverse(UniverseConfig())
+    assert not uni.on_ticker(ticker("NEWUSDT", 1))  # before any exchangeInfo nothing is known: no hint
+    uni.set_exchange_info(ExchangeInfo([spot("AAAUSDT")]))
+    assert not uni.on_ticker(ticker("AAAUSDT", 1))
+    assert uni.on_ticker(ticker("NEWUSDT", 1))
+    assert not uni.on_ticker(ticker("NEWUSDT", 2))
+    uni.set_exchange_info(ExchangeInfo([spot("AAAUSDT"), spot("NEWUSDT")]))
+    assert not uni.on_ticker(ticker("NEWUSDT", 3))
+
+
 def test_futures_only_crypto_perpetuals() -> None:
     infos = [
         perp("BTCUSDT"),

@@ -40,6 +40,7 @@ __all__ = [
     "GapFiller",
     "Overdue",
     "SeriesKey",
+    "bucket_open_ms",
     "close_ms",
     "is_valid_interval",
     "next_open_ms",
@@ -49,6 +50,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MONTH = "1M"
+_FIRST_MONDAY_MS = 4 * 86_400_000
 REST_FINAL_MARGIN_MS = 1_000
 """A REST row counts as final only once its close time is this far behind our exchange clock: our
 offset estimate may be ahead of the server's, which would still be serving the row in progress."""
@@ -77,6 +79,17 @@ def next_open_ms(interval: str, open_ms: int) -> int:
 def close_ms(interval: str, open_ms: int) -> int:
     """`closeTime` as Binance reports it: next open minus 1 ms."""
     return next_open_ms(interval, open_ms) - 1
+
+
+def bucket_open_ms(interval: str, ts_ms: int) -> int:
+    """Open time of the `interval` bar that contains `ts_ms`: UTC boundaries from the epoch, weeks from Monday
+    (the epoch was a Thursday), calendar months for `1M`."""
+    if interval != MONTH:
+        length_ms = FIXED_INTERVAL_MS[interval]
+        offset_ms = _FIRST_MONDAY_MS if interval == "1w" else 0
+        return (ts_ms - offset_ms) // length_ms * length_ms + offset_ms
+    at = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return calendar.timegm((at.year, at.month, 1, 0, 0, 0)) * 1000
 
 
 class DropReason(StrEnum):
@@ -344,6 +357,14 @@ class GapFiller:
             self._not_before_s.pop(key, None)
         else:
             self._not_before_s[key] = asyncio.get_running_loop().time() + retry_after_s
+
+    def forget(self, symbol: str, interval: str) -> None:
+        """Stop filling a series (its symbol left): a fetch in flight is cancelled, so it cannot revive it."""
+        key = (symbol, interval)
+        task = self._in_flight.pop(key, None)
+        if task is not None:
+            task.cancel()
+        self._not_before_s.pop(key, None)
 
     async def stop(self) -> None:
         tasks = list(self._in_flight.values())

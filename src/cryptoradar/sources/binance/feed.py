@@ -13,8 +13,12 @@ Per market (spot, and USD-M if `universe.futures`) one supervised task runs:
    (symbol, interval) from REST with bounded concurrency (series with a persisted last-closed time are
    anchored from it instead and gap-filled).
 3. run: every `bar_check_s` the gap filler fetches overdue bars; the universe is recomputed from live
-   mini tickers and refreshed from REST every `refresh_s`; joiners are bootstrapped and subscribed,
-   leavers unsubscribed; the clock offset is re-synced every `time_sync_s`.
+   mini tickers every min(`refresh_s`, 60 s) and refreshed from REST (exchangeInfo + 24 h tickers) every
+   `refresh_s`, and early (at most every `early_refresh_min_gap_s`) when the streams hint at a change: a
+   mini ticker for a symbol exchangeInfo does not know (a new listing), or a kline/mark-price stream gone
+   silent on a live connection (a halted or delisted symbol). Joiners are subscribed and bootstrapped (a
+   new listing with no closed bar yet starts at its first full bar), leavers unsubscribed and forgotten,
+   all live on the running connections; the clock offset is re-synced every `time_sync_s`.
 
 Events go through one `BoundedEventQueue`: closed bars, liquidations and FeedStatus never drop; the rest
 may drop oldest.
@@ -23,6 +27,7 @@ may drop oldest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,8 +52,13 @@ from cryptoradar.events import (
     StatusLevel,
     Ticker,
 )
-from cryptoradar.sources.base import TokenBucket
-from cryptoradar.sources.binance.bars import BarCloser, GapFiller
+from cryptoradar.sources.binance.bars import (
+    REST_FINAL_MARGIN_MS,
+    BarCloser,
+    GapFiller,
+    bucket_open_ms,
+    next_open_ms,
+)
 from cryptoradar.sources.binance.pool import (
     ConnectionInfo,
     EventSink,
@@ -56,6 +66,7 @@ from cryptoradar.sources.binance.pool import (
     PooledConnection,
     PoolSettings,
     StreamPool,
+    connect_limiter,
 )
 from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
 from cryptoradar.sources.binance.universe import FuturesUniverse, SpotUniverse, UniverseChange
@@ -125,6 +136,9 @@ class MarketFeed:
     symbols: frozenset[str] = frozenset()
     discovered: asyncio.Event = field(default_factory=asyncio.Event)
     bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
+    refresh_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the streams hint at a universe change; the run loop refreshes from REST early."""
+    refreshes: int = 0
 
 
 class BinanceFeed:
@@ -217,7 +231,7 @@ class BinanceFeed:
                 for symbol in feed.symbols:
                     last = feed.closer.last_closed(symbol, smallest)
                     if last is not None:
-                        ages[symbol] = now_ms - last
+                        ages[symbol] = now_ms - next_open_ms(smallest, last)  # since its close
             markets.append(
                 MarketState(
                     feed.market,
@@ -255,9 +269,7 @@ class BinanceFeed:
             backoff_initial_s=cfg.reconnect_initial_s,
             backoff_max_s=cfg.reconnect_max_s,
         )
-        limiter = TokenBucket(
-            cfg.connect_attempts_per_5min / 300, burst=max(1, min(20, cfg.connect_attempts_per_5min // 10))
-        )
+        limiter = connect_limiter(cfg.connect_attempts_per_5min, 300.0)
         closer = BarCloser(
             market,
             close_grace_ms=cfg.close_grace_ms,
@@ -270,6 +282,7 @@ class BinanceFeed:
             sink=self._make_sink(market, closer),
             publish_status=self._publish_status,
             on_connected=self._on_connected,
+            on_silent=lambda names: self._request_refresh(market, "silent_streams", len(names)),
             frame_tap=self._frame_tap,
         )
         filler = GapFiller(
@@ -297,8 +310,12 @@ class BinanceFeed:
                 elif isinstance(event, Liquidation):
                     await self._put_kept(event)
                 else:
-                    if spot_universe is not None and isinstance(event, Ticker):
-                        spot_universe.on_ticker(event)
+                    if (
+                        spot_universe is not None
+                        and isinstance(event, Ticker)
+                        and spot_universe.on_ticker(event)
+                    ):
+                        self._request_refresh(market, "unknown_symbol", 1)
                     queue.put_nowait(event, Overflow.DROP_OLDEST)
 
         return sink
@@ -317,6 +334,13 @@ class BinanceFeed:
         """From synchronous callers: at the hard ceiling, hand the put to a task rather than lose it."""
         if not self.queue.put_nowait(event, Overflow.NEVER_DROP):
             self._supervisor.start(self.queue.put(event, Overflow.NEVER_DROP), "queue-put")
+
+    def _request_refresh(self, market: Market, reason: str, symbols: int) -> None:
+        """A stream hints at a universe change: have the market's run loop refresh from REST soon."""
+        feed = self._markets.get(market)
+        if feed is not None and not feed.refresh_wanted.is_set():
+            log.info("universe_refresh_requested", market=market, reason=reason, streams=symbols)
+            feed.refresh_wanted.set()
 
     def _on_connected(self, conn: PooledConnection) -> None:
         """After any (re)connect: fetch whatever closed while the connection was down."""
@@ -342,17 +366,24 @@ class BinanceFeed:
         feed.bootstrapped.set()
         self._supervisor.start(self._check_bars(feed), f"{feed.market}:bars")
         loop = asyncio.get_running_loop()
-        next_refresh_s = loop.time() + self.universe_config.refresh_s
+        ucfg = self.universe_config
+        last_refresh_s = loop.time()
         next_sync_s = loop.time() + self.config.time_sync_s
-        recompute_s = min(self.universe_config.refresh_s, 60.0)
+        recompute_s = min(ucfg.refresh_s, 60.0)
         while True:
-            await asyncio.sleep(recompute_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(recompute_s):
+                    await feed.refresh_wanted.wait()
+            early = feed.refresh_wanted.is_set()
+            if early:  # hints can come in bursts (many silent streams): at most one early refresh per gap
+                await asyncio.sleep(max(0.0, last_refresh_s + ucfg.early_refresh_min_gap_s - loop.time()))
+                feed.refresh_wanted.clear()
             try:
                 if loop.time() >= next_sync_s:
                     next_sync_s = loop.time() + self.config.time_sync_s
                     await feed.rest.sync_time()
-                if loop.time() >= next_refresh_s:
-                    next_refresh_s = loop.time() + self.universe_config.refresh_s
+                if early or loop.time() >= last_refresh_s + ucfg.refresh_s:
+                    last_refresh_s = loop.time()
                     change = await self._refresh_universe(feed)
                 elif feed.market is Market.SPOT:
                     change = self._spot_universe.recompute()
@@ -393,6 +424,7 @@ class BinanceFeed:
         feed.discovered.set()
 
     async def _refresh_universe(self, feed: MarketFeed) -> UniverseChange:
+        feed.refreshes += 1
         info = await feed.rest.exchange_info()
         if feed.market is Market.SPOT:
             self._spot_universe.set_exchange_info(info)
@@ -411,6 +443,7 @@ class BinanceFeed:
         feed.symbols = (feed.symbols | change.joined) - change.left
         for symbol in change.left:
             for interval in feed.intervals:
+                feed.filler.forget(symbol, interval)
                 feed.closer.forget(symbol, interval)
         feed.pool.set_streams(self._streams(feed.market, feed.symbols))
         await self._bootstrap(feed, change.joined)
@@ -455,7 +488,19 @@ class BinanceFeed:
                     except PermanentError as e:
                         log.warning("bootstrap_failed", symbol=symbol, interval=interval, error=str(e))
                         return
-            for bar in feed.closer.on_rest_bars(symbol, interval, rows, requested_at_ms):
+            bars_out = feed.closer.on_rest_bars(symbol, interval, rows, requested_at_ms)
+            if not feed.closer.is_anchored(symbol, interval):
+                # No closed bar yet: a new listing. Its series starts at the bar REST shows in progress, or,
+                # if REST shows none (nothing traded yet), after the bar in progress now: the first full bar.
+                # "Now" is taken a margin early: our clock estimate may run ahead of the server's.
+                first_ms = min((b.open_time_ms for b in rows), default=None)
+                before_ms = first_ms - 1 if first_ms is not None else requested_at_ms - REST_FINAL_MARGIN_MS
+                anchor_ms = bucket_open_ms(interval, before_ms)
+                bars_out = feed.closer.anchor(symbol, interval, anchor_ms)
+                log.info(
+                    "series_starts", market=feed.market, symbol=symbol, interval=interval, after_ms=anchor_ms
+                )
+            for bar in bars_out:
                 await self._put_kept(bar)
             done += 1
             if self._progress is not None:

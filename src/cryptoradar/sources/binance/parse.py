@@ -3,8 +3,9 @@
 `FrameParser.parse(raw, ts_recv_ns)` is the one entry point for WebSocket frames (live, replay, recordings).
 Routing by shape:
 
-- `stream` + `data`: a combined-stream event; dispatched on the stream name (routes cached per name), and
-  the frame is decoded once, straight into the payload's exact wire type.
+- `stream` + `data`: a combined-stream event. The frame is decoded once, straight into the payload's wire
+  type, picked by the payload's event type `e` (a tagged union); the stream name decides only where the
+  payload has no `e`: spot bookTicker, and all-market arrays (whose items are decoded one by one).
 - `e`: a raw-stream event, dispatched on the event type.
 - `id` / `result` / `error` / `code`: a control reply (`ControlReply`).
 - `u s b a` without `e`: a bare spot bookTicker.
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -48,8 +49,6 @@ from cryptoradar.sources.binance.checks import (
     INF,
     US_THRESHOLD,
     WireFormatError,
-    ms_from_venue,
-    ns_from_venue,
     number_kind,
     validation_kind,
 )
@@ -160,14 +159,28 @@ def stream_type_of(stream: str) -> tuple[str, bool]:
     return channel, is_array
 
 
+# Reading a StrEnum member costs about 0.2 µs on Python 3.11: the fast path uses these instead.
+_BOOK_TICKER: str = StreamType.BOOK_TICKER
+_DEPTH: str = StreamType.DEPTH
+_SERVER_SHUTDOWN: str = StreamType.SERVER_SHUTDOWN
+
+_cached_stream_type_of = lru_cache(maxsize=65_536)(stream_type_of)
+"""Stream names are a finite set per deployment; the cap only guards against a hostile peer."""
+
+
 # --- pre-built decoders ----------------------------------------------------------------------------
 
+_decode_frame = msgspec.json.Decoder(wire.Combined[wire.StreamPayload], strict=False).decode
+_decode_spot_book_frame = msgspec.json.Decoder(wire.Combined[wire.BookTickerEvent], strict=False).decode
 _SHAPE = msgspec.json.Decoder(wire.FrameShape)
-_ARRAY_SHAPE = msgspec.json.Decoder(list[wire.ArrayItemShape], strict=False)
+_ARRAY_SHAPE = msgspec.json.Decoder(list[wire.PayloadShape], strict=False)
+_EVENT_TYPE = msgspec.json.Decoder(wire.PayloadShape)
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-_COMBINED_RAW_LIST = msgspec.json.Decoder(wire.Combined[list[msgspec.Raw]])
 _CONTROL_ERROR = msgspec.json.Decoder(wire.ControlError, strict=False)
 _ANY = msgspec.json.Decoder()
+
+_QUOTE = frozenset({'"', ord('"')})
+"""`raw[-3]` of a compact spot bookTicker frame (`..."A":"0.401"}}`), as `str` and as `bytes` give it."""
 
 _PAYLOAD_TYPES: dict[str, type[msgspec.Struct]] = {
     StreamType.KLINE: wire.KlineEvent,
@@ -176,18 +189,17 @@ _PAYLOAD_TYPES: dict[str, type[msgspec.Struct]] = {
     StreamType.FORCE_ORDER: wire.ForceOrderEvent,
     StreamType.MARK_PRICE: wire.MarkPriceEvent,
     StreamType.MINI_TICKER: wire.MiniTickerEvent,
-    StreamType.TICKER: wire.MiniTickerEvent,
+    StreamType.TICKER: wire.TickerEvent,
+}
+_STREAM_TYPES: dict[type, str] = {
+    **{cls: stream_type for stream_type, cls in _PAYLOAD_TYPES.items()},
+    wire.DepthUpdate: StreamType.DEPTH,
+    wire.ServerShutdown: StreamType.SERVER_SHUTDOWN,
 }
 _ARRAY_TYPES = frozenset({StreamType.MARK_PRICE, StreamType.MINI_TICKER, StreamType.TICKER})
 """Stream types that also come as all-market arrays."""
-_MAY_DROP = _ARRAY_TYPES | {StreamType.FORCE_ORDER}
-"""Stream types whose payload may be dropped as COIN-M (`st == 2`)."""
 _BARE: dict[str, msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(cls, strict=False) for t, cls in _PAYLOAD_TYPES.items()
-}
-_COMBINED: dict[str, msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(wire.Combined[cls], strict=False)  # type: ignore[valid-type]
-    for t, cls in _PAYLOAD_TYPES.items()
 }
 
 _EVENT_TYPES: dict[str, str] = {
@@ -201,13 +213,9 @@ _EVENT_TYPES: dict[str, str] = {
     "depthUpdate": StreamType.DEPTH,
     "serverShutdown": StreamType.SERVER_SHUTDOWN,
 }
-_ROUTE_CACHE_MAX = 65_536
-"""Stream names are a finite set per deployment; the cap only guards against a hostile peer."""
 
-_Convert = Callable[[Any, int], list[Event]]
-"""Decoded `wire.Combined[payload]` (anything with the payload at `.data`) -> events."""
-_Route = tuple[str, str, Callable[[bytes | str], Any] | None, _Convert | None, bool]
-"""(stream name, stream type, decode a whole combined frame, convert, may drop items)."""
+_Convert = Callable[[Any, int], Event | None]
+"""Decoded wire payload -> its event, or None for a COIN-M item (`st == 2`) that is skipped."""
 
 
 class FrameParser:
@@ -226,60 +234,57 @@ class FrameParser:
             StreamType.MINI_TICKER: self._ticker,
             StreamType.TICKER: self._ticker,
         }
-        self._routes: dict[bytes | str, _Route] = {}
-        self._dropped_items = 0
+        # payload class -> (stream type, converter); no converter: no event (depth, shutdown) or an array
+        self._by_class: dict[type, tuple[str, _Convert | None]] = {
+            cls: (stream_type, self._convert.get(stream_type)) for cls, stream_type in _STREAM_TYPES.items()
+        }
+        self._by_class[list] = (StreamType.UNKNOWN, None)
+        self._spot = market == Market.SPOT
 
     # --- entry point -------------------------------------------------------------------------------
 
     def parse(self, raw: bytes | str, ts_recv_ns: int) -> ParsedFrame:
         """Parse one frame. Never raises on bad input; see the module docstring for the contract."""
-        # Fast path: Binance writes combined frames as '{"stream":"<name>","data":...}'. The name is sliced
-        # out for routing and the whole frame is decoded once, straight into the payload's wire type. A
-        # cached route is looked up before checking the prefix: a frame of another shape that happens to
-        # hit a route fails the typed decode (no `data`) and goes on to the general path, like any frame
-        # that fails here; the general path classifies and reports failures.
-        if isinstance(raw, str):
-            key: bytes | str = raw[11 : raw.find('"', 11)]
-        else:
-            key = raw[11 : raw.find(b'"', 11)]
-        route = self._routes.get(key)
-        if route is None and _is_combined(raw):
-            route = self._route(key)
-        if route is not None:
-            name, stream_type, decode, convert, may_drop = route
-            if decode is not None and convert is not None:
+        # Fast path: a compact combined frame decodes in one pass, the payload's `e` picking its type.
+        # Any failure here (bad input, another shape, an `e`-less spot bookTicker written differently)
+        # goes on to the general path, which classifies and reports it.
+        try:
+            # Spot bookTicker payloads have no `e`; they are the spot frames ending in a string value
+            # (`..."A":"0.401"}}`) apart from single tickers, which fail this decode on their `e` and
+            # take the tagged union below.
+            if self._spot and raw[-3] in _QUOTE:
                 try:
-                    if not may_drop:
-                        return ParsedFrame(convert(decode(raw), ts_recv_ns), None, False, name, stream_type)
-                    self._dropped_items = 0
-                    events = convert(decode(raw), ts_recv_ns)
-                    return ParsedFrame(events, None, False, name, stream_type, None, self._dropped_items)
-                except Exception:  # the general path below classifies and reports it
+                    book = _decode_spot_book_frame(raw)
+                    bid_ask = self._book_ticker(book.data, ts_recv_ns)
+                    return ParsedFrame([bid_ask], None, False, book.stream, _BOOK_TICKER)
+                except msgspec.ValidationError:
                     pass
-            elif stream_type == StreamType.DEPTH and _is_combined(raw):
-                return ParsedFrame([], None, False, name, stream_type)
+            frame = _decode_frame(raw)
+            data = frame.data
+            stream_type, convert = self._by_class[type(data)]
+            if convert is not None:
+                event = convert(data, ts_recv_ns)
+                if event is not None:
+                    return ParsedFrame([event], None, False, frame.stream, stream_type)
+                return self._skip_coin_m(frame.stream, stream_type)
+            if stream_type == _DEPTH:
+                return ParsedFrame([], None, False, frame.stream, stream_type)
+            if stream_type == _SERVER_SHUTDOWN:
+                return ParsedFrame([], None, True, frame.stream, stream_type)
+            if isinstance(data, list):  # an all-market array, typed by its stream name
+                stream_type, is_array = _cached_stream_type_of(frame.stream)
+                if is_array and stream_type in _ARRAY_TYPES:
+                    events, dropped = self._array(stream_type, data, ts_recv_ns)
+                    return ParsedFrame(events, None, False, frame.stream, stream_type, None, dropped)
+        except Exception:  # the general path below classifies and reports it
+            pass
         return self._parse_general(raw, ts_recv_ns)
-
-    def _route(self, key: bytes | str) -> _Route:
-        """How to handle frames of one combined-stream name (cached); no decoder: no events, or general path."""
-        name = key if isinstance(key, str) else key.decode("utf-8", "replace")
-        stream_type, is_array = stream_type_of(name)
-        route: _Route = (name, stream_type, None, None, False)
-        if "\\" in name or '"' in name:
-            pass  # an escaped name needs a real JSON decode: general path
-        elif is_array and stream_type in _ARRAY_TYPES:
-            route = (name, stream_type, _COMBINED_RAW_LIST.decode, partial(self._array, stream_type), True)
-        elif not is_array and stream_type in self._convert:
-            convert = self._convert[stream_type]
-            route = (name, stream_type, _COMBINED[stream_type].decode, convert, stream_type in _MAY_DROP)
-        if len(self._routes) < _ROUTE_CACHE_MAX:
-            self._routes[key] = route
-        return route
 
     def _parse_general(self, raw: bytes | str, ts_recv_ns: int) -> ParsedFrame:
         """Every shape, with errors classified; see the module docstring for the routing rules."""
         stream: str | None = None
         stream_type: str = StreamType.UNKNOWN
+        payload = raw
         try:
             try:
                 shape = _SHAPE.decode(raw)
@@ -289,15 +294,22 @@ class FrameParser:
                 raise
             stream = shape.stream
             if stream is not None and shape.data:
-                _, stream_type, decode, convert, _ = self._routes.get(stream) or self._route(stream)
+                payload = bytes(shape.data)
+                stream_type, is_array = _cached_stream_type_of(stream)
+                if _is_array(payload):
+                    if is_array and stream_type in _ARRAY_TYPES:
+                        events, dropped = self._array(stream_type, _RAW_LIST.decode(payload), ts_recv_ns)
+                        return ParsedFrame(events, None, False, stream, stream_type, None, dropped)
+                else:
+                    event_type = _EVENT_TYPE.decode(payload).e
+                    if event_type:  # the payload's own type wins over the stream name, as on the fast path
+                        stream_type = _EVENT_TYPES.get(event_type, event_type)
             elif shape.e is not None:
                 stream_type = _EVENT_TYPES.get(shape.e, shape.e)
-                decode, convert = _bare_decoder(stream_type), self._convert.get(stream_type)
             elif shape.id or shape.result or shape.error or shape.code:
                 return ParsedFrame([], _control_reply(shape), False, None, StreamType.CONTROL)
             elif shape.u and shape.s and shape.b and shape.a:
                 stream_type = StreamType.BOOK_TICKER
-                decode, convert = _bare_decoder(stream_type), self._book_ticker
             else:
                 return self._fail("missing_field" if stream is not None else "unknown_shape", raw, stream)
 
@@ -305,16 +317,18 @@ class FrameParser:
                 return ParsedFrame([], None, True, stream, stream_type)
             if stream_type == StreamType.DEPTH:
                 return ParsedFrame([], None, False, stream, stream_type)
-            if decode is None or convert is None:
+            decoder, convert = _BARE.get(stream_type), self._convert.get(stream_type)
+            if decoder is None or convert is None:
                 kind = "unknown_stream" if stream is not None else "unknown_event"
                 return self._fail(kind, raw, stream, stream_type)
-            self._dropped_items = 0
-            events = convert(decode(raw), ts_recv_ns)
-            return ParsedFrame(events, None, False, stream, stream_type, None, self._dropped_items)
+            event = convert(decoder.decode(payload), ts_recv_ns)
+            if event is None:
+                return self._skip_coin_m(stream, stream_type)
+            return ParsedFrame([event], None, False, stream, stream_type)
         except _Drop as exc:
             return self._fail(exc.kind, raw, stream, stream_type)
         except msgspec.ValidationError as exc:
-            return self._fail(validation_kind(exc, raw), raw, stream, stream_type, exc)
+            return self._fail(validation_kind(exc, payload), raw, stream, stream_type, exc)
         except msgspec.DecodeError as exc:
             return self._fail("malformed_json", raw, stream, stream_type, exc)
         except Exception as exc:  # the last line of defence: a frame must never stop the stream
@@ -329,9 +343,8 @@ class FrameParser:
         stream_type = kinds.pop() if len(kinds) == 1 else None
         if stream_type not in _ARRAY_TYPES or stream_type is None:
             return self._fail("unknown_event", raw, None)
-        self._dropped_items = 0
-        events = self._array(stream_type, wire.Combined(_RAW_LIST.decode(raw)), ts_recv_ns)
-        return ParsedFrame(events, None, False, None, stream_type, None, self._dropped_items)
+        events, dropped = self._array(stream_type, _RAW_LIST.decode(raw), ts_recv_ns)
+        return ParsedFrame(events, None, False, None, stream_type, None, dropped)
 
     def _fail(
         self,
@@ -353,99 +366,87 @@ class FrameParser:
             )
         return ParsedFrame([], None, False, stream, stream_type, kind)
 
-    def _drop_item(self, kind: str) -> None:
-        """One bad item of an all-market array dropped; the rest of the frame is kept."""
-        self._dropped_items += 1
-        PARSE_ERRORS.labels(self._market_label, kind).inc()
-
-    def _skip_coin_m(self) -> list[Event]:
-        """A COIN-M item (`st == 2`) on a USD-M stream: not bad input, but not ours either."""
-        self._dropped_items += 1
+    def _skip_coin_m(self, stream: str | None, stream_type: str) -> ParsedFrame:
+        """A COIN-M payload (`st == 2`) on a USD-M stream: not bad input, but not ours either."""
         ITEMS_SKIPPED.labels(self._market_label, "coin_m").inc()
-        return []
+        return ParsedFrame([], None, False, stream, stream_type, None, 1)
 
-    # --- converters: decoded wire payload (at `.data`) -> events ------------------------------------
-    # Ranges were checked while decoding (wire.Price / wire.Amount); these only reshape.
-
-    def _array(
-        self, stream_type: str, frame: wire.Combined[list[msgspec.Raw]], ts_recv_ns: int
-    ) -> list[Event]:
-        """An all-market array, item by item, so one bad item costs only itself."""
-        decoder, convert = _BARE[stream_type], self._convert[stream_type]
+    def _array(self, stream_type: str, items: list[msgspec.Raw], ts_recv_ns: int) -> tuple[list[Event], int]:
+        """(events, items dropped) of an all-market array, item by item, so one bad item costs only itself."""
+        decode, convert = _BARE[stream_type].decode, self._convert[stream_type]
         events: list[Event] = []
-        for item in frame.data:
+        coin_m = bad = 0
+        for item in items:
             try:
-                events += convert(wire.Combined(decoder.decode(item)), ts_recv_ns)
+                event = convert(decode(item), ts_recv_ns)
             except _Drop as exc:
-                self._drop_item(exc.kind)
+                bad += 1
+                PARSE_ERRORS.labels(self._market_label, exc.kind).inc()
+                continue
             except msgspec.ValidationError as exc:
-                self._drop_item(validation_kind(exc, item))
-        return events
+                bad += 1
+                PARSE_ERRORS.labels(self._market_label, validation_kind(exc, item)).inc()
+                continue
+            if event is None:
+                coin_m += 1
+            else:
+                events.append(event)
+        if coin_m:
+            ITEMS_SKIPPED.labels(self._market_label, "coin_m").inc(coin_m)
+        return events, coin_m + bad
 
-    def _bar(self, frame: wire.Combined[wire.KlineEvent], ts_recv_ns: int) -> list[Event]:
-        ev = frame.data
+    # --- converters: decoded wire payload -> event (None: a skipped COIN-M payload) -----------------
+    # Ranges were checked while decoding (wire.Price / wire.Amount), except the funding rate's (a string).
+    # Venue times are ms, or µs when >= US_THRESHOLD (see checks.ns_from_venue), converted inline.
+
+    def _bar(self, ev: wire.KlineEvent, ts_recv_ns: int) -> Event:
         k = ev.k
         t, T, E = k.t, k.T, ev.E
-        bar = Bar(
+        return Bar(
             self.market, ev.s, k.i, t if t < US_THRESHOLD else t // 1000, T if T < US_THRESHOLD else T // 1000,
             k.o, k.h, k.l, k.c, k.v, k.q, k.n, k.V, k.Q, k.x,
             E * 1_000_000 if E < US_THRESHOLD else E * 1000, ts_recv_ns,
         )  # fmt: skip
-        return [bar]
 
-    def _trade(self, frame: wire.Combined[wire.AggTradeEvent], ts_recv_ns: int) -> list[Event]:
-        ev = frame.data
+    def _trade(self, ev: wire.AggTradeEvent, ts_recv_ns: int) -> Event:
         T = ev.T
         ts_event_ns = T * 1_000_000 if T < US_THRESHOLD else T * 1000
-        return [Trade(self.market, ev.s, ev.a, ev.p, ev.q, ev.m, ts_event_ns, ts_recv_ns)]
+        return Trade(self.market, ev.s, ev.a, ev.p, ev.q, ev.m, ts_event_ns, ts_recv_ns)
 
-    def _book_ticker(self, frame: wire.Combined[wire.BookTickerEvent], ts_recv_ns: int) -> list[Event]:
-        ev = frame.data
+    def _book_ticker(self, ev: wire.BookTickerEvent, ts_recv_ns: int) -> Event:
         ts = ev.T or ev.E
         ts_event_ns = ts_recv_ns if ts == 0 else (ts * 1_000_000 if ts < US_THRESHOLD else ts * 1000)
-        return [BookTicker(self.market, ev.s, ev.u, ev.b, ev.B, ev.a, ev.A, ts_event_ns, ts_recv_ns)]
+        return BookTicker(self.market, ev.s, ev.u, ev.b, ev.B, ev.a, ev.A, ts_event_ns, ts_recv_ns)
 
-    def _liquidation(self, frame: wire.Combined[wire.ForceOrderEvent], ts_recv_ns: int) -> list[Event]:
-        if frame.data.st == 2:
-            return self._skip_coin_m()
-        o = frame.data.o
-        return [Liquidation(self.market, o.s, o.S, o.p, o.ap, o.q, o.z, o.X, ns_from_venue(o.T), ts_recv_ns)]
-
-    def _mark_price(self, frame: wire.Combined[wire.MarkPriceEvent], ts_recv_ns: int) -> list[Event]:
-        ev = frame.data
+    def _liquidation(self, ev: wire.ForceOrderEvent, ts_recv_ns: int) -> Event | None:
         if ev.st == 2:
-            return self._skip_coin_m()
+            return None
+        o = ev.o
+        T = o.T
+        ts_event_ns = T * 1_000_000 if T < US_THRESHOLD else T * 1000
+        return Liquidation(self.market, o.s, o.S, o.p, o.ap, o.q, o.z, o.X, ts_event_ns, ts_recv_ns)
+
+    def _mark_price(self, ev: wire.MarkPriceEvent, ts_recv_ns: int) -> Event | None:
+        if ev.st == 2:
+            return None
         try:
             funding_rate = float(ev.r) if ev.r else 0.0
         except ValueError:
             raise _Drop("bad_number") from None
         if not -INF < funding_rate < INF:
             raise _Drop(number_kind(funding_rate))
-        mark = MarkPrice(
-            self.market, ev.s, ev.p, ev.i, funding_rate, ms_from_venue(ev.T), ns_from_venue(ev.E), ts_recv_ns
-        )
-        return [mark]
+        T, E = ev.T, ev.E
+        return MarkPrice(
+            self.market, ev.s, ev.p, ev.i, funding_rate, T if T < US_THRESHOLD else T // 1000,
+            E * 1_000_000 if E < US_THRESHOLD else E * 1000, ts_recv_ns,
+        )  # fmt: skip
 
-    def _ticker(self, frame: wire.Combined[wire.MiniTickerEvent], ts_recv_ns: int) -> list[Event]:
-        ev = frame.data
+    def _ticker(self, ev: wire.MiniTickerEvent, ts_recv_ns: int) -> Event | None:
         if ev.st == 2:
-            return self._skip_coin_m()
-        return [
-            Ticker(self.market, ev.s, ev.c, ev.o, ev.h, ev.l, ev.v, ev.q, ns_from_venue(ev.E), ts_recv_ns)
-        ]
-
-
-def _bare_decoder(stream_type: str) -> Callable[[bytes | str], Any] | None:
-    """Decode a raw-stream payload into `wire.Combined` so converters see one shape."""
-    decoder = _BARE.get(stream_type)
-    if decoder is None:
-        return None
-    decode = decoder.decode
-    return lambda raw: wire.Combined(decode(raw))
-
-
-def _is_combined(raw: bytes | str) -> bool:
-    return raw.startswith('{"stream":"') if isinstance(raw, str) else raw.startswith(b'{"stream":"')
+            return None
+        E = ev.E
+        ts_event_ns = E * 1_000_000 if E < US_THRESHOLD else E * 1000
+        return Ticker(self.market, ev.s, ev.c, ev.o, ev.h, ev.l, ev.v, ev.q, ts_event_ns, ts_recv_ns)
 
 
 def _is_array(raw: bytes | str) -> bool:

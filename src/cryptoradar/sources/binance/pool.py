@@ -12,7 +12,11 @@ Contract:
 - The reader only parses and hands events to `sink` (which must not wait except for never-drop
   backpressure), so the library's I/O answers server pings without delay.
 - A stream whose type pushes on a schedule (klines, all-market arrays, mark price) that stays silent for
-  `stale_after_s` ends its connection's session (`stale`); the reconnect policy in `sources.base` retries.
+  `stale_after_s` is reported to `on_silent` (its symbol may have been halted or delisted: the owner checks
+  its universe and drops it). If every such stream of the connection is silent, or one is still silent and
+  still wanted `stale_after_s` after the report, the session ends (`stale`) and `sources.base` reconnects.
+- Every connection of the pool takes its connect attempts from one `connect_limiter` (see
+  `connect_limiter()`), so a reconnect storm stays under the exchange's per-IP attempt limit.
 - Before `max_connection_age_s`, and when a `serverShutdown` arrives, a connection is replaced make-before-
   break: a new one subscribes the same streams, and only then is the old one closed. Duplicates during the
   overlap are the bar closer's job.
@@ -50,6 +54,7 @@ __all__ = [
     "PooledConnection",
     "Route",
     "StreamPool",
+    "connect_limiter",
     "control_batches",
     "route_for",
     "stream_url",
@@ -90,6 +95,16 @@ def stream_url(ws_base_url: str, route: Route) -> str:
 def is_scheduled(stream: str) -> bool:
     stream_type, is_array = stream_type_of(stream)
     return stream_type in _SCHEDULED_TYPES or is_array
+
+
+def connect_limiter(attempts: int, window_s: float) -> TokenBucket:
+    """A limiter that never lets more than `attempts` connects start in any `window_s` (on its own clock).
+
+    A bucket of burst b and rate r admits at most b + r x T in a window T, so r = (attempts - b) / window_s:
+    the burst lets a few connections open at once at start-up, the rate covers the rest of the window.
+    """
+    burst = max(1, min(20, attempts // 10))
+    return TokenBucket(max(attempts - burst, 1) / window_s, burst=burst)
 
 
 def control_batches(names: Iterable[str]) -> list[list[str]]:
@@ -176,6 +191,8 @@ class PooledConnection:
         self._changed = asyncio.Event()
         self._acks: dict[int, asyncio.Future[bool]] = {}
         self._last_seen_s: dict[str, float] = {}
+        self._silent_since_s: dict[str, float] = {}
+        """Streams reported to `on_silent`, with when; they get one more `stale_after_s` before a reconnect."""
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -224,6 +241,7 @@ class PooledConnection:
     async def _session(self, ready: Callable[[], None]) -> None:
         settings = self.pool.settings
         self.subscribed.clear()
+        self._silent_since_s.clear()
         self.connected_at_s = None
         self.connected_event.clear()
         url = stream_url(settings.ws_url, self.route)
@@ -346,10 +364,25 @@ class PooledConnection:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(min(1.0, stale_after_s / 4))
-            now_s = loop.time()
-            for name in self.subscribed:
-                if is_scheduled(name) and now_s - self._last_seen_s.get(name, now_s) > stale_after_s:
-                    raise ConnectionLost("stale")
+            self._check_silence(loop.time(), stale_after_s)
+
+    def _check_silence(self, now_s: float, stale_after_s: float) -> None:
+        """Reports newly silent scheduled streams; raises `ConnectionLost("stale")` when the connection
+        itself is silent or a reported stream stayed silent (and wanted) for another `stale_after_s`."""
+        scheduled = [n for n in self.subscribed if is_scheduled(n)]
+        silent = [n for n in scheduled if now_s - self._last_seen_s.get(n, now_s) > stale_after_s]
+        since = self._silent_since_s
+        for name in [n for n in since if n not in silent]:
+            del since[name]  # it spoke again, or it was unsubscribed
+        if not silent:
+            return
+        fresh = [n for n in silent if n not in since]
+        for name in fresh:
+            since[name] = now_s
+        if fresh:
+            self.pool.on_silent(fresh)
+        if len(silent) == len(scheduled) or any(now_s - since[n] > stale_after_s for n in silent):
+            raise ConnectionLost("stale")
 
 
 class StreamPool:
@@ -364,8 +397,11 @@ class StreamPool:
         sink: EventSink,
         publish_status: Callable[[FeedStatus], None],
         on_connected: Callable[[PooledConnection], None] = lambda _c: None,
+        on_silent: Callable[[list[str]], None] = lambda _names: None,
         frame_tap: FrameTap | None = None,
     ) -> None:
+        """`on_silent(names)` hears of scheduled streams silent for `stale_after_s` on a connection that is
+        otherwise alive (or entirely silent); it must not block."""
         self.settings = settings
         self.frame_tap = frame_tap
         self.clock = clock
@@ -373,6 +409,7 @@ class StreamPool:
         self.sink = sink
         self.publish_status = publish_status
         self.on_connected = on_connected
+        self.on_silent = on_silent
         self.parser = FrameParser(settings.market)
         self.request_ids = itertools.count(1)
         self.connections: list[PooledConnection] = []

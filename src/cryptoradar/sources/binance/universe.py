@@ -10,7 +10,8 @@ Selection rules (pure functions, tested without I/O):
   asset = `quote_asset`.
 
 `SpotUniverse` keeps the latest exchangeInfo and 24 h quote volumes (from REST, then live from
-`!miniTicker@arr` tickers) and reports joiners and leavers on `recompute()`.
+`!miniTicker@arr` tickers) and reports joiners and leavers on `recompute()`. A ticker for a symbol the
+latest exchangeInfo does not know is a new listing's first sign: `on_ticker` says so, once per symbol.
 """
 
 from __future__ import annotations
@@ -92,18 +93,27 @@ class SpotUniverse:
         self.config = config
         self.symbols: frozenset[str] = frozenset()
         self._infos: list[wire.SymbolInfo] = []
+        self._known: frozenset[str] = frozenset()
+        self._reported: set[str] = set()
         self._quote_volume_24h: dict[str, float] = {}
 
     def set_exchange_info(self, info: wire.ExchangeInfo) -> None:
         self._infos = list(info.symbols)
+        self._known = frozenset(i.symbol for i in self._infos)
 
     def set_tickers(self, tickers: Iterable[Ticker]) -> None:
         """Rolling 24 h quote volumes, from REST `ticker/24hr` or the `!miniTicker@arr` stream."""
         for ticker in tickers:
             self._quote_volume_24h[ticker.symbol] = ticker.quote_volume
 
-    def on_ticker(self, ticker: Ticker) -> None:
+    def on_ticker(self, ticker: Ticker) -> bool:
+        """Records the ticker's 24 h quote volume. True the first time a symbol unknown to the latest
+        exchangeInfo shows up (probably a new listing: refresh exchangeInfo); False before any exchangeInfo."""
         self._quote_volume_24h[ticker.symbol] = ticker.quote_volume
+        if not self._known or ticker.symbol in self._known or ticker.symbol in self._reported:
+            return False
+        self._reported.add(ticker.symbol)
+        return True
 
     def recompute(self) -> UniverseChange:
         """Apply the rules to the latest data; returns who joined and who left since last time."""

@@ -6,7 +6,12 @@ Contracts shared by every schema here:
 - Decoded with `strict=False`, so decimal strings ("87412.01") become floats in C without a Python call.
 - Unknown fields are ignored (msgspec's default), so fields Binance adds later never break decoding.
 - Fields Binance added after 2021 (`nq`, `ap`, `st`, `ps`, trade `b`/`a`, ...) are either not declared or
-  carry a default, so the 2021 recordings and today's payloads both decode.
+  carry a default, so the 2021 recordings and today's payloads both decode. Fields the parser does not
+  use are not declared (neither required nor decoded), except forceOrder `o.l`, a quantity still
+  range-checked as before.
+- Stream payloads are tagged by their event type `e` (`tag_field="e"`): a combined frame decodes in one
+  pass into `Combined[StreamPayload]`, the tag picking the payload's type. Decoded on its own, a payload
+  may lack `e` (spot bookTicker never has it), but an `e` that is present must match.
 - `st` (1 = USD-M, 2 = COIN-M) defaults to 1: payloads from before the CM/UM integration are all USD-M.
 - Times are integers in the unit Binance sent (ms, or µs when `timeUnit=MICROSECOND`); `parse.py`
   converts per value.
@@ -32,8 +37,9 @@ T = TypeVar("T")
 
 
 class Combined(msgspec.Struct, Generic[T], gc=False):
-    """A combined-stream frame `{"stream": ..., "data": T}` decoded in one pass (`stream` is read separately)."""
+    """A combined-stream frame `{"stream": ..., "data": T}` decoded in one pass."""
 
+    stream: str
     data: T
 
 
@@ -67,19 +73,17 @@ class ControlError(msgspec.Struct, gc=False):
     msg: str = ""
 
 
-class ArrayItemShape(msgspec.Struct, gc=False):
-    """Enough of an all-market array item to pick its decoder and filter COIN-M symbols."""
+class PayloadShape(msgspec.Struct, gc=False):
+    """The event type of a payload or all-market array item: enough to pick its decoder."""
 
     e: str = ""
-    st: int = 1
 
 
 class KlineData(msgspec.Struct, gc=False):
-    """`k` of a kline event. `x` is true on the final push for open time `t`."""
+    """`k` of a kline event. `x` is true on the final push for open time `t`; `k.s` repeats the event's `s`."""
 
     t: int
     T: int
-    s: str
     i: str
     o: Price
     c: Price
@@ -93,14 +97,14 @@ class KlineData(msgspec.Struct, gc=False):
     Q: Amount
 
 
-class KlineEvent(msgspec.Struct, gc=False):
+class KlineEvent(msgspec.Struct, gc=False, tag_field="e", tag="kline"):
     E: int
     s: str
     k: KlineData
 
 
-class AggTradeEvent(msgspec.Struct, gc=False):
-    """`m` true means the buyer was the maker, i.e. the taker sold."""
+class AggTradeEvent(msgspec.Struct, gc=False, tag_field="e", tag="aggTrade"):
+    """`m` true means the buyer was the maker, i.e. the taker sold. The event time is the trade time `T`."""
 
     s: str
     a: int
@@ -108,10 +112,9 @@ class AggTradeEvent(msgspec.Struct, gc=False):
     q: Amount
     T: int
     m: bool
-    E: int = 0
 
 
-class BookTickerEvent(msgspec.Struct, gc=False):
+class BookTickerEvent(msgspec.Struct, gc=False, tag_field="e", tag="bookTicker"):
     """Spot sends only `u s b B a A` (no times); USD-M adds `e`, `E` and `T`."""
 
     u: int
@@ -135,17 +138,17 @@ class ForceOrderData(msgspec.Struct, gc=False):
     X: str
     z: Amount
     T: int
-    l: Amount = 0.0  # noqa: E741 - Binance's name for the last filled quantity
+    l: Amount = 0.0  # noqa: E741 - Binance's name for the last filled quantity; not used, but range-checked
 
 
-class ForceOrderEvent(msgspec.Struct, gc=False):
+class ForceOrderEvent(msgspec.Struct, gc=False, tag_field="e", tag="forceOrder"):
     E: int
     o: ForceOrderData
     st: int = 1
 
 
-class MarkPriceEvent(msgspec.Struct, gc=False):
-    """`r` (funding rate) and `P` are strings because delivery contracts send `""` for them."""
+class MarkPriceEvent(msgspec.Struct, gc=False, tag_field="e", tag="markPriceUpdate"):
+    """`r` (funding rate) is a string because delivery contracts send `""`; `P` (also `""` there) is not used."""
 
     E: int
     s: str
@@ -156,8 +159,8 @@ class MarkPriceEvent(msgspec.Struct, gc=False):
     st: int = 1
 
 
-class MiniTickerEvent(msgspec.Struct, gc=False):
-    """`24hrMiniTicker`; the full `24hrTicker` carries the same fields (and more), so it decodes too."""
+class MiniTickerEvent(msgspec.Struct, gc=False, tag_field="e", tag="24hrMiniTicker"):
+    """`24hrMiniTicker`."""
 
     E: int
     s: str
@@ -168,6 +171,33 @@ class MiniTickerEvent(msgspec.Struct, gc=False):
     v: Amount
     q: Amount
     st: int = 1
+
+
+class TickerEvent(MiniTickerEvent, tag="24hrTicker"):
+    """`24hrTicker`: the mini ticker's fields and more (not used)."""
+
+
+class DepthUpdate(msgspec.Struct, gc=False, tag_field="e", tag="depthUpdate"):
+    """A diff depth event: recognised, not decoded (the radar does not keep order books)."""
+
+
+class ServerShutdown(msgspec.Struct, gc=False, tag_field="e", tag="serverShutdown"):
+    """Binance will close this connection soon; the pool replaces it first."""
+
+
+StreamPayload = (
+    KlineEvent
+    | AggTradeEvent
+    | BookTickerEvent
+    | ForceOrderEvent
+    | MarkPriceEvent
+    | MiniTickerEvent
+    | TickerEvent
+    | DepthUpdate
+    | ServerShutdown
+    | list[msgspec.Raw]
+)
+"""What `data` of a combined frame can be: an event picked by its `e`, or an all-market array (items raw)."""
 
 
 # --- REST ----------------------------------------------------------------------------------------

@@ -120,6 +120,17 @@ CASES: list[tuple[str, Market, bytes | str, str | None, str, int]] = [
     ("control_code", Market.USDM, b'{"code":3,"msg":"Invalid JSON: expected value"}', None, "control", 0),
     ("shutdown_raw", Market.SPOT, b'{"e":"serverShutdown","E":1767225602000}', None, "serverShutdown", 0),
     ("shutdown_combined", Market.SPOT, combined("!serverShutdown", {"e": "serverShutdown", "E": 1}), None, "serverShutdown", 0),
+    # combined frames: the payload's `e` picks the type; the stream name only where there is no `e`
+    ("spot_book_combined", Market.SPOT, combined("btcusdt@bookTicker", SPOT_BOOK), None, "bookTicker", 1),
+    ("spot_book_combined_str", Market.SPOT, combined("btcusdt@bookTicker", SPOT_BOOK).decode(), None, "bookTicker", 1),
+    ("book_without_e_on_usdm", Market.USDM, combined("btcusdt@bookTicker", SPOT_BOOK), None, "bookTicker", 1),
+    ("payload_type_wins", Market.SPOT, combined("btcusdt@kline_1m", AGG), None, "aggTrade", 1),
+    ("unknown_payload_type", Market.SPOT, combined("btcusdt@aggTrade", with_(AGG, e="blockTrade")), "unknown_stream", "blockTrade", 0),
+    ("array_on_single_stream", Market.SPOT, combined("btcusdt@aggTrade", [AGG]), "wrong_type", "aggTrade", 0),
+    ("object_on_array_stream", Market.USDM, combined("!markPrice@arr@1s", MARK), None, "markPrice", 1),
+    ("coin_m_mark_price", Market.USDM, combined("btcusd_perp@markPrice", with_(MARK, st=2)), None, "markPrice", 0),
+    ("mark_price_nan_rate", Market.USDM, combined("btcusdt@markPrice", with_(MARK, r="NaN")), "nan", "markPrice", 0),
+    ("liquidation_negative_last_qty", Market.USDM, combined("!forceOrder@arr", with_(FORCE, o=with_(FORCE["o"], l="-1"))), "negative", "forceOrder", 0),
 ]  # fmt: skip
 
 
@@ -234,6 +245,14 @@ def test_one_bad_item_in_an_array_keeps_the_rest() -> None:
     assert [e.symbol for e in result.events] == ["BTCUSDT"]
     assert result.dropped_items == 1
     assert result.error_kind is None
+
+
+def test_an_item_of_another_type_in_an_array_is_a_bad_item() -> None:
+    errors_before = parse_errors("usdm", "bad_enum")
+    result = FrameParser(Market.USDM).parse(combined("!markPrice@arr", [MINI, MARK]), 7)
+    assert [type(e) for e in result.events] == [MarkPrice]
+    assert (result.error_kind, result.dropped_items) == (None, 1)
+    assert parse_errors("usdm", "bad_enum") == errors_before + 1
 
 
 def test_event_fields() -> None:
