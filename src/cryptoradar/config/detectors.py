@@ -183,8 +183,9 @@ class ConfluenceConfig(Section):
     stop_atr: float = Field(default=1.5, gt=0)
     target_atr: float = Field(default=1.0, gt=0)
     vwap_session_ms: int = Field(default=86_400_000, gt=0)
-    min_factors: int = Field(default=3, ge=2, le=5)
-    """Factors needed out of five; the cross and the RSI band are always required."""
+    min_factors: int = Field(default=5, ge=2, le=5)
+    """Factors needed out of five (default: all five, the issue's rule); the cross and the RSI band are
+    always required, so 3 or 4 let one or two of VWAP / volume / EMA(trend) miss (confidence = factors met)."""
     repeat_cooldown_s: float = Field(default=300.0, ge=0)
     repeat_min_move_pct: float = Field(default=0.3, ge=0)
     history_ttl_s: float = Field(default=1800.0, gt=0)

@@ -18,8 +18,8 @@ expire after `history_ttl_s`. Times are bar close times, never wall time.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import deque
 
 import msgspec
 
@@ -55,7 +55,20 @@ class ConfluenceState(msgspec.Struct, frozen=True):
 class _Series:
     """Indicators of one (symbol, interval)."""
 
-    __slots__ = ("atr", "diffs", "ema_fast", "ema_slow", "ema_trend", "last_open_ms", "rsi", "vol_ma", "vwap")
+    __slots__ = (
+        "atr",
+        "diff_count",
+        "diff_next",
+        "diffs",
+        "ema_fast",
+        "ema_slow",
+        "ema_trend",
+        "last_open_ms",
+        "rsi",
+        "vol_ma",
+        "vwap",
+        "window",
+    )
 
     def __init__(self, cfg: ConfluenceConfig) -> None:
         self.vwap = VWAP(cfg.vwap_session_ms)
@@ -65,65 +78,85 @@ class _Series:
         self.vol_ma = SMA(cfg.volume_ma_period)
         self.rsi = RSI(cfg.rsi_period)
         self.atr = ATR(cfg.atr_period)
-        # fast - slow for the current bar and the `cross_within_bars` before it.
-        self.diffs: deque[float] = deque(maxlen=cfg.cross_within_bars + 1)
+        # fast - slow for the current bar and the `cross_within_bars` before it: a ring, `diff_next` the
+        # slot the next difference goes to (a plain list: a deque would cost ~600 bytes per series).
+        self.window = cfg.cross_within_bars + 1
+        self.diffs = [0.0] * self.window
+        self.diff_next = 0
+        self.diff_count = 0
         self.last_open_ms = -1
 
 
 class ConfluenceDetector:
     """Consumes closed `Bar`s of the configured symbols and intervals; emits `confluence` signals."""
 
-    __slots__ = ("_cfg", "_history", "_intervals", "_series", "_symbols")
+    __slots__ = ("_cfg", "_expiry", "_history", "_intervals", "_market", "_series", "_symbols", "_ttl_ms")
 
     def __init__(self, config: ConfluenceConfig) -> None:
         self._cfg = config
         self._symbols = frozenset(config.symbols)
         self._intervals = frozenset(config.intervals)
+        self._market = config.market
+        self._ttl_ms = config.history_ttl_s * 1000
         self._series: dict[tuple[str, str], _Series] = {}
         self._history: dict[tuple[str, str, Direction], DedupEntry] = {}
+        # A min-heap of (ts_ms, history key) for every history write: expiry looks at the oldest only.
+        # Items whose entry was overwritten since are stale and skipped when they come up.
+        self._expiry: list[tuple[int, tuple[str, str, Direction]]] = []
 
     def wants(self, bar: Bar) -> bool:
         return (
             bar.closed
             and bar.symbol in self._symbols
             and bar.interval in self._intervals
-            and bar.market == self._cfg.market
+            and bar.market == self._market
         )
 
     def on_bar(self, bar: Bar) -> list[Signal]:
-        if not self.wants(bar):
-            return []
         if not (
-            0.0 < bar.high < _INF
-            and 0.0 < bar.low < _INF
-            and 0.0 < bar.close < _INF
-            and 0.0 <= bar.volume < _INF
+            bar.closed
+            and bar.symbol in self._symbols
+            and bar.interval in self._intervals
+            and bar.market == self._market
         ):
+            return []
+        high = bar.high
+        low = bar.low
+        close = bar.close
+        volume = bar.volume
+        if not (0.0 < high < _INF and 0.0 < low < _INF and 0.0 < close < _INF and 0.0 <= volume < _INF):
             INPUTS_DROPPED.labels(DETECTOR, DropReason.BAD_VALUE).inc()
             return []
         key = (bar.symbol, bar.interval)
         s = self._series.get(key)
         if s is None:
             s = self._series[key] = _Series(self._cfg)
-        if bar.open_time_ms <= s.last_open_ms:
+        open_ms = bar.open_time_ms
+        if open_ms <= s.last_open_ms:
             INPUTS_DROPPED.labels(DETECTOR, DropReason.STALE_BAR).inc()
             return []
-        s.last_open_ms = bar.open_time_ms
-        volume_ma = s.vol_ma.value  # the previous bars only: a spike never raises its own baseline
-        s.vol_ma.update(bar.volume)
-        close = bar.close
-        vwap = s.vwap.update(bar.high, bar.low, close, bar.volume, bar.open_time_ms)
+        s.last_open_ms = open_ms
+        vol_ma = s.vol_ma
+        volume_ma = vol_ma.value  # the previous bars only: a spike never raises its own baseline
+        vol_ma.update(volume)
+        vwap = s.vwap.update(high, low, close, volume, open_ms)
         fast = s.ema_fast.update(close)
         slow = s.ema_slow.update(close)
         trend = s.ema_trend.update(close)
         rsi = s.rsi.update(close)
-        atr = s.atr.update(bar.high, bar.low, close)
+        atr = s.atr.update(high, low, close)
+        diffs = s.diffs
+        window = s.window
         if fast == fast and slow == slow:
-            s.diffs.append(fast - slow)
-        if self._history:
+            diffs[s.diff_next] = fast - slow
+            s.diff_next = s.diff_next + 1 if s.diff_next + 1 < window else 0
+            if s.diff_count < window:
+                s.diff_count += 1
+        expiry = self._expiry
+        if expiry and bar.close_time_ms - expiry[0][0] >= self._ttl_ms:
             self._expire(bar.close_time_ms)
         if (
-            len(s.diffs) < s.diffs.maxlen  # type: ignore[operator]
+            s.diff_count < window
             or trend != trend
             or rsi != rsi
             or atr != atr
@@ -131,14 +164,14 @@ class ConfluenceDetector:
             or volume_ma != volume_ma
         ):
             return []
-        diffs = s.diffs
-        now = diffs[-1]
-        if now > 0.0 and min(diffs[i] for i in range(len(diffs) - 1)) <= 0.0:
+        # A cross within the window: the current difference has one sign and an earlier one the other
+        # (or zero). With the current one strictly signed, min/max over the whole window decide that.
+        newest = s.diff_next - 1  # diffs[newest - i] is the difference i bars ago (negative indices wrap)
+        now = diffs[newest]
+        if now > 0.0 and min(diffs) <= 0.0:
             direction = Direction.BULLISH
-            bars_since = next(i for i in range(len(diffs) - 1) if diffs[-2 - i] <= 0.0)
-        elif now < 0.0 and max(diffs[i] for i in range(len(diffs) - 1)) >= 0.0:
+        elif now < 0.0 and max(diffs) >= 0.0:
             direction = Direction.BEARISH
-            bars_since = next(i for i in range(len(diffs) - 1) if diffs[-2 - i] >= 0.0)
         else:
             return []
         cfg = self._cfg
@@ -147,7 +180,7 @@ class ConfluenceDetector:
         up = direction is Direction.BULLISH
         optional = {
             "vwap": close > vwap if up else close < vwap,
-            "volume": bar.volume > cfg.volume_factor * volume_ma,
+            "volume": volume > cfg.volume_factor * volume_ma,
             "trend": close > trend if up else close < trend,
         }
         met = 2 + sum(optional.values())
@@ -155,9 +188,11 @@ class ConfluenceDetector:
             return []
         if not self._allowed(bar, direction):
             return []
-        self._history[(bar.symbol, bar.interval, direction)] = DedupEntry(
-            bar.symbol, bar.interval, direction, bar.close_time_ms, close
-        )
+        self._remember(DedupEntry(bar.symbol, bar.interval, direction, bar.close_time_ms, close))
+        if up:
+            bars_since = next(i for i in range(window - 1) if diffs[newest - 1 - i] <= 0.0)
+        else:
+            bars_since = next(i for i in range(window - 1) if diffs[newest - 1 - i] >= 0.0)
         return [
             self._signal(
                 bar, direction, bars_since, met, optional, vwap, fast, slow, trend, rsi, atr, volume_ma
@@ -173,11 +208,20 @@ class ConfluenceDetector:
         # Multiplied out so "exactly the threshold" compares exactly (no division rounding).
         return abs(bar.close - last.entry) * 100.0 > self._cfg.repeat_min_move_pct * last.entry
 
+    def _remember(self, e: DedupEntry) -> None:
+        key = (e.symbol, e.timeframe, e.direction)
+        self._history[key] = e
+        heapq.heappush(self._expiry, (e.ts_ms, key))
+
     def _expire(self, now_ms: int) -> None:
-        ttl_ms = self._cfg.history_ttl_s * 1000
-        expired = [k for k, e in self._history.items() if now_ms - e.ts_ms >= ttl_ms]
-        for k in expired:
-            del self._history[k]
+        """Forget every entry at least `history_ttl_s` old (O(log n) per entry, none scanned twice)."""
+        expiry = self._expiry
+        history = self._history
+        while expiry and now_ms - expiry[0][0] >= self._ttl_ms:
+            ts_ms, key = heapq.heappop(expiry)
+            e = history.get(key)
+            if e is not None and e.ts_ms == ts_ms:
+                del history[key]
 
     def _signal(
         self,
@@ -255,4 +299,7 @@ class ConfluenceDetector:
 
     def restore(self, state: ConfluenceState) -> None:
         """Replace the repeat-suppression memory (indicator state is rebuilt from bars, not restored)."""
-        self._history = {(e.symbol, e.timeframe, e.direction): e for e in state.entries}
+        self._history = {}
+        self._expiry = []
+        for e in state.entries:
+            self._remember(e)

@@ -40,7 +40,12 @@ class DetectorSet:
 
     def on_event(self, event: Event) -> list[Signal]:
         if type(event) is Bar:
-            out = self._on_bar(event)
+            # The bar route written out here: it is the hot path of every backtest and bar feed.
+            out = self.momentum.on_bar(event) if self.momentum is not None else []
+            if self.confluence is not None and event.closed:
+                found = self.confluence.on_bar(event)
+                if found:
+                    out = out + found
         else:
             out = self.momentum.on_time(event.ts_event_ns) if self.momentum is not None else []
             radar = self.radar
@@ -58,16 +63,6 @@ class DetectorSet:
         out = self.momentum.flush(up_to_ms) if self.momentum is not None else []
         if out:
             self._count(out)
-        return out
-
-    # -- routes -----------------------------------------------------------------------------------
-
-    def _on_bar(self, bar: Bar) -> list[Signal]:
-        out = self.momentum.on_bar(bar) if self.momentum is not None else []
-        if self.confluence is not None and bar.closed:
-            found = self.confluence.on_bar(bar)
-            if found:
-                out = out + found
         return out
 
     # -- bookkeeping ------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ Strength, 0..10 (one decimal): 4 x min(1, move / (2 x move threshold)) + 3 x min
 from __future__ import annotations
 
 import math
-from collections import deque
 
 from cryptoradar.config.detectors import MomentumConfig
 from cryptoradar.detectors.base import (
@@ -57,11 +56,27 @@ class _Trend:
 class _Series:
     """Primary-timeframe state of one symbol: O(lookback + volume_z_period) memory."""
 
-    __slots__ = ("adx", "atr", "closes", "efficiency", "last_open_ms", "quote_volumes", "trend", "volume_z")
+    __slots__ = (
+        "adx",
+        "atr",
+        "closes",
+        "efficiency",
+        "filled",
+        "index",
+        "last_open_ms",
+        "quote_volumes",
+        "trend",
+        "volume_z",
+    )
 
     def __init__(self, cfg: MomentumConfig, trend: _Trend | None) -> None:
-        self.closes: deque[float] = deque(maxlen=cfg.lookback_bars + 1)
-        self.quote_volumes: deque[float] = deque(maxlen=cfg.lookback_bars)
+        # Rings of the last `lookback_bars` closes and quote volumes, `index` the oldest (next to be
+        # overwritten). Plain lists: a deque costs ~600 bytes each, and with a thousand symbols the
+        # per-bar working set must stay small to stay in cache.
+        self.closes = [0.0] * cfg.lookback_bars
+        self.quote_volumes = [0.0] * cfg.lookback_bars
+        self.index = 0
+        self.filled = 0
         self.atr = ATR(cfg.atr_period)
         self.volume_z = ZScore(cfg.volume_z_period)
         adx = cfg.regime_method == "adx"
@@ -107,9 +122,11 @@ class MomentumDetector:
         "_cfg",
         "_cooldown_ms",
         "_last_candidate_ms",
+        "_lookback_bars",
         "_markets",
         "_next_due_ns",
         "_pending",
+        "_raw_move",
         "_released_up_to_ms",
         "_series",
         "_timeframe",
@@ -129,6 +146,8 @@ class MomentumDetector:
         self._next_due_ns = _NEVER_NS
         self._timeframe = config.timeframe
         self._released_up_to_ms = -1
+        self._lookback_bars = config.lookback_bars
+        self._raw_move = config.move_mode == "raw"
 
     # -- time and grouping ------------------------------------------------------------------------
 
@@ -186,26 +205,29 @@ class MomentumDetector:
         trend = interval in self._trend_intervals
         if not (primary or trend):
             return out
+        high = bar.high
+        low = bar.low
+        close = bar.close
         # Chained comparisons reject NaN, infinities and non-positive values in one expression.
         if not (
-            0.0 < bar.high < _INF
-            and 0.0 < bar.low < _INF
-            and 0.0 < bar.close < _INF
+            0.0 < high < _INF
+            and 0.0 < low < _INF
+            and 0.0 < close < _INF
             and 0.0 <= bar.volume < _INF
             and 0.0 <= bar.quote_volume < _INF
         ):
             INPUTS_DROPPED.labels(DETECTOR, DropReason.BAD_VALUE).inc()
             return out
-        if trend and not primary:
+        if not primary:
             self._update_trend(bar)
-        if primary:
-            candidate = self._evaluate(bar)
-            if candidate is not None:
-                if bar.close_time_ms <= self._released_up_to_ms:
-                    out.append(self._single_signal(candidate))
-                else:
-                    self._pending.setdefault(bar.close_time_ms, []).append(candidate)
-                    self._next_due_ns = min(self._next_due_ns, self._due_ns(bar.close_time_ms))
+            return out
+        candidate = self._evaluate(bar, high, low, close)
+        if candidate is not None:
+            if bar.close_time_ms <= self._released_up_to_ms:
+                out.append(self._single_signal(candidate))
+            else:
+                self._pending.setdefault(bar.close_time_ms, []).append(candidate)
+                self._next_due_ns = min(self._next_due_ns, self._due_ns(bar.close_time_ms))
         return out
 
     def _update_trend(self, bar: Bar) -> None:
@@ -226,41 +248,50 @@ class MomentumDetector:
         trend = self._trends[(symbol, self._timeframe)] = _Trend(self._cfg.trend_ema_period)
         return _Series(self._cfg, trend)
 
-    def _evaluate(self, bar: Bar) -> _Candidate | None:
+    def _evaluate(self, bar: Bar, high: float, low: float, close: float) -> _Candidate | None:
         cfg = self._cfg
         s = self._series.get(bar.symbol)
         if s is None:
             s = self._series[bar.symbol] = self._new_series(bar.symbol)
-        if bar.open_time_ms <= s.last_open_ms:
+        open_ms = bar.open_time_ms
+        if open_ms <= s.last_open_ms:
             INPUTS_DROPPED.labels(DETECTOR, DropReason.STALE_BAR).inc()
             return None
-        s.last_open_ms = bar.open_time_ms
-        close = bar.close
-        if s.trend is not None:
-            s.trend.ema.update(close)
-            s.trend.close = close
-        atr = s.atr.update(bar.high, bar.low, close)
+        s.last_open_ms = open_ms
+        trend = s.trend
+        if trend is not None:
+            trend.ema.update(close)
+            trend.close = close
+        atr = s.atr.update(high, low, close)
         z = s.volume_z.update(bar.volume)
-        if s.adx is not None:
-            regime_value = s.adx.update(bar.high, bar.low, close)
+        adx = s.adx
+        if adx is not None:
+            regime_value = adx.update(high, low, close)
         else:
             regime_value = s.efficiency.update(close) if s.efficiency is not None else math.nan
-        closes = s.closes
-        closes.append(close)
-        s.quote_volumes.append(bar.quote_volume)
-        if len(closes) <= cfg.lookback_bars or z != z or atr != atr:
+        lookback = self._lookback_bars
+        index = s.index
+        base = s.closes[index]  # the close `lookback_bars` bars ago, once the ring is full
+        s.closes[index] = close
+        s.quote_volumes[index] = bar.quote_volume
+        s.index = index + 1 if index + 1 < lookback else 0
+        filled = s.filled
+        if filled < lookback:
+            s.filled = filled + 1
             return None
-        base = closes[0]
+        if z != z or atr != atr:
+            return None
         change = close - base
         # Cheapest gate first: most bars do not move enough, and they allocate nothing.
-        if cfg.move_mode == "raw":
+        if self._raw_move:
             if abs(change) * 100.0 < cfg.min_move_pct * base:
                 return None
         elif atr <= 0.0 or abs(change) < cfg.min_move_atr * atr:
             return None
         if z < cfg.min_volume_z:
             return None
-        quote_volume = sum(s.quote_volumes)
+        ring = s.quote_volumes
+        quote_volume = sum(ring[index + 1 :] + ring[: index + 1])  # oldest first, as they came
         if quote_volume < cfg.min_quote_volume:
             return None
         last = self._last_candidate_ms.get(bar.symbol)
@@ -279,12 +310,12 @@ class MomentumDetector:
                 passed(f"trend_{interval}_close_vs_ema_pct", gap_pct, ">" if up else "<", 0.0)
             )
         self._last_candidate_ms[bar.symbol] = bar.close_time_ms
-        return self._candidate(bar, s, up, change, atr, z, quote_volume, regime_value, trend_conditions)
+        return self._candidate(bar, base, up, change, atr, z, quote_volume, regime_value, trend_conditions)
 
     def _candidate(
         self,
         bar: Bar,
-        s: _Series,
+        base: float,
         up: bool,
         change: float,
         atr: float,
@@ -294,7 +325,6 @@ class MomentumDetector:
         trend_conditions: list[Condition],
     ) -> _Candidate:
         cfg = self._cfg
-        base = s.closes[0]
         move_pct = change / base * 100.0
         move_atr = change / atr if atr > 0 else 0.0
         if cfg.move_mode == "raw":

@@ -53,6 +53,8 @@ class ADX(ScalarOutput):
     def update(self, high: float, low: float, close: float) -> float:
         if high - high != 0.0 or low - low != 0.0 or close - close != 0.0:
             raise reject_non_finite("ADX", high, low, close)
+        # Directional movement and DX are written out rather than called: ADX runs on every bar of the
+        # momentum detector, and the calls cost more than their arithmetic.
         count = self._count
         period = self._period
         up = high - self._prev_high
@@ -61,17 +63,33 @@ class ADX(ScalarOutput):
         self._prev_high = high
         self._prev_low = low
         self._prev_close = close
+        # Directional movement: only the larger move counts, and only if positive (adding 0.0 to the
+        # non-negative sums leaves them bit for bit unchanged).
+        plus_move = minus_move = 0.0
+        if down > 0.0 and up < down:
+            minus_move = down
+        elif up > 0.0 and up > down:
+            plus_move = up
         if count < period:  # bar 0 only stores; bars 1 .. period-1 build the seed sums
             self._count = count + 1
             if count:
-                self._add_move(up, down)
+                self._plus_dm += plus_move
+                self._minus_dm += minus_move
                 self._tr += tr
             return NAN
-        self._plus_dm -= self._plus_dm / period
-        self._minus_dm -= self._minus_dm / period
-        self._add_move(up, down)
-        self._tr = self._tr - self._tr / period + tr
-        dx = self._dx()
+        plus_dm = self._plus_dm
+        minus_dm = self._minus_dm
+        plus_dm = self._plus_dm = plus_dm - plus_dm / period + plus_move
+        minus_dm = self._minus_dm = minus_dm - minus_dm / period + minus_move
+        tr_sum = self._tr = self._tr - self._tr / period + tr
+        # This bar's DX, or nan when TA-Lib would skip it (zero TR or zero DI sum).
+        dx = NAN
+        if tr_sum != 0.0:
+            minus_di = 100.0 * (minus_dm / tr_sum)
+            plus_di = 100.0 * (plus_dm / tr_sum)
+            di_sum = minus_di + plus_di
+            if di_sum != 0.0:
+                dx = 100.0 * (abs(minus_di - plus_di) / di_sum)
         if count < 2 * period:
             self._count = count + 1
             if dx == dx:
@@ -82,22 +100,3 @@ class ADX(ScalarOutput):
         elif dx == dx:
             self._value = (self._value * (period - 1) + dx) / period
         return self._value
-
-    def _add_move(self, up: float, down: float) -> None:
-        """Directional movement: only the larger move counts, and only if positive."""
-        if down > 0.0 and up < down:
-            self._minus_dm += down
-        elif up > 0.0 and up > down:
-            self._plus_dm += up
-
-    def _dx(self) -> float:
-        """This bar's DX, or nan when TA-Lib would skip it (zero TR or zero DI sum)."""
-        tr = self._tr
-        if tr == 0.0:
-            return NAN
-        minus_di = 100.0 * (self._minus_dm / tr)
-        plus_di = 100.0 * (self._plus_dm / tr)
-        di_sum = minus_di + plus_di
-        if di_sum == 0.0:
-            return NAN
-        return 100.0 * (abs(minus_di - plus_di) / di_sum)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from cryptoradar.indicators.base import NAN, ScalarOutput, check_period, reject_non_finite
-from cryptoradar.indicators.moving import RMA
 
 # RollingStats recomputes from its window when the running sum of squares falls below this
 # fraction of its peak since the last recompute: that is when the rounding error left by
@@ -55,22 +54,23 @@ class ATR(ScalarOutput):
     """Average true range, equal to TA-Lib ATR with its default unstable period of 0.
 
     True ranges start at the second bar; the first ATR is the SMA of the first `period`
-    of them, then Wilder smoothing. So ATR is ready at bar `period + 1` (index `period`).
-    Because of that recursive seed, the value depends on where the series started
-    (TA-Lib's "unstable period"): it matches TA-Lib run over the same bars from the
-    same first bar.
+    of them, then Wilder smoothing (`RMA`). So ATR is ready at bar `period + 1` (index
+    `period`). Because of that recursive seed, the value depends on where the series
+    started (TA-Lib's "unstable period"): it matches TA-Lib run over the same bars from
+    the same first bar.
     """
 
-    __slots__ = ("_prev_close", "_rma")
+    __slots__ = ("_count", "_period", "_prev_close", "_sum")
 
     def __init__(self, period: int) -> None:
-        self._rma = RMA(check_period("ATR", period))
+        self._period = check_period("ATR", period)
         self._warmup = period + 1
         self.reset()
 
     def reset(self) -> None:
         self._prev_close = NAN
-        self._rma.reset()
+        self._count = 0
+        self._sum = 0.0
         self._value = NAN
 
     def update(self, high: float, low: float, close: float) -> float:
@@ -78,8 +78,19 @@ class ATR(ScalarOutput):
             raise reject_non_finite("ATR", high, low, close)
         prev_close = self._prev_close
         self._prev_close = close
-        if prev_close == prev_close:
-            self._value = self._rma.update(true_range(high, low, prev_close))
+        if prev_close != prev_close:
+            return NAN
+        tr = true_range(high, low, prev_close)
+        # `RMA.update` written out: ATR runs on every bar of every bar detector, and the nested call
+        # cost more than its arithmetic. The operations and their order are the same as RMA's.
+        period = self._period
+        if self._count == period:
+            self._value = (self._value * (period - 1) + tr) / period
+        else:
+            self._count += 1
+            self._sum += tr
+            if self._count == period:
+                self._value = self._sum / period
         return self._value
 
 
@@ -214,8 +225,12 @@ class ZScore(ScalarOutput):
         if self._include_current:
             stats.update(x)  # rejects a non-finite x before anything changes
             self._value = stats.zscore(x)
-        else:
-            z = stats.zscore(x)
+        elif stats._count == stats._period:
+            # `stats.zscore(x)` written out against the previous window: the volume gate of every bar.
+            m2 = stats._m2
+            z = (x - stats._mean) / math.sqrt(m2 / (stats._period - stats._ddof)) if m2 != 0.0 else 0.0
             stats.update(x)
             self._value = z
+        else:
+            stats.update(x)
         return self._value
