@@ -52,6 +52,32 @@ POLYGON_USDC_E = "0x2791bca1f2de4661ed88a30c99a7a9449aa84174"
 POLYGON_USDC = "0x3c499c542cef5e3811e1192ce70d8cc03d5c3359"
 
 
+class ExplorerApiConfig(Section):
+    """An Etherscan-v2-style explorer API (`module=account&action=tokentx`) as the last-resort source.
+
+    Polled only while the WebSocket is down and JSON-RPC polling fails (or is not configured). One call
+    per wallet per round, within `calls_per_s` (Etherscan free tier: 3/s, summed over the account's keys).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    enabled: bool = True
+    base_url: str = "https://api.etherscan.io/v2/api"
+    api_key: SecretStr = SecretStr("")
+    calls_per_s: float = Field(default=3.0, gt=0)
+    poll_interval_s: float = Field(default=30.0, ge=1.0)
+    page_size: int = Field(default=1000, ge=1, le=10_000)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        return value
+
+
 class ChainConfig(Section):
     """One chain and how to reach it. URLs are secrets: providers put API keys in them."""
 
@@ -85,6 +111,15 @@ class ChainConfig(Section):
     start_block: int | None = Field(default=None, ge=0)
     """First start only (no persisted cursor): begin after this block; None means the current head."""
     explorer_base_url: str = "https://polygonscan.com"
+    explorer_api: ExplorerApiConfig | None = None
+    native_transfers: bool = False
+    """Also report native-coin value transfers from/to watched wallets, read from block bodies (one
+    `eth_getBlockByNumber` with full transactions per block). Top-level transactions only."""
+    native_symbol: str = "POL"
+    native_decimals: int = Field(default=18, ge=0, le=36)
+    pending_transactions: bool = False
+    """Subscribe to `newPendingTransactions` for wallets with `pending_transactions: true`."""
+    """Off by default; see `ExplorerApiConfig`."""
 
     @field_validator("ws_url", "http_url")
     @classmethod
@@ -113,6 +148,9 @@ class WatchedWallet(Section):
     address: Address
     label: str = ""
     chain: str = "polygon"
+    pending_transactions: bool = False
+    """The wallet sends its own transactions: alert them while pending (needs the chain's WebSocket and
+    `pending_transactions`). Useless for Polymarket traders: the operator sends their fills."""
 
 
 class TokenInfo(Section):
@@ -150,6 +188,29 @@ class WatchConfig(Section):
     unknown_token_decimals: int = Field(default=18, ge=0, le=36)
 
 
+class ExecutorWebhookConfig(Section):
+    """Every WalletTrade (retractions included) POSTed as JSON for downstream executors, HMAC-signed the
+    way the alert webhook channel is (Standard Webhooks headers). Off unless configured."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    enabled: bool = True
+    url: SecretStr
+    secret: SecretStr
+    timeout_s: float = Field(default=5.0, gt=0)
+    queue_size: int = Field(default=10_000, ge=1)
+    """Trades waiting for the executor; when full the oldest is dropped and counted (alerts are not)."""
+    max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL with a host (value not shown: it is secret)")
+        return value
+
+
 class EvmConfig(Section):
     # Nested errors follow the outermost model's setting: hide inputs here too (chain URLs are secret).
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -161,6 +222,7 @@ class EvmConfig(Section):
     wallets_per_filter: int = Field(default=100, ge=1)
     """Wallets OR-ed into one topic filter; more wallets make more filters."""
     dedup_retention_blocks: int = Field(default=50_000, ge=100)
+    executor_webhook: ExecutorWebhookConfig | None = None
 
     @model_validator(mode="after")
     def _wallets_on_known_chains(self) -> EvmConfig:

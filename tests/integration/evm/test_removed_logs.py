@@ -1,133 +1,31 @@
 """Reorged logs (`removed: true`) retract trades; a confirmation depth holds logs back until deep enough.
 
-ganache cannot reorg, so a small JSON-RPC WebSocket server here plays the node and pushes crafted
-notifications over a real socket.
+ganache cannot reorg: `fake_node.FakeNode` plays the node and pushes crafted notifications over a real socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from evm_harness import MonitorRun
-from pydantic import SecretStr
-from websockets.asyncio.server import Server, ServerConnection, serve
+from fake_node import WALLET, FakeNode, fake_evm_config, fake_node
+from websockets.asyncio.server import Server
 
 from conftest import eventually
-from cryptoradar.config.evm import ChainConfig, EvmConfig, WatchConfig, WatchedWallet
 from cryptoradar.core.clock import SystemClock
 from cryptoradar.events import Event
-from cryptoradar.sources.evm.logs import TRANSFER_TOPIC, pad_address
 from cryptoradar.sources.evm.monitor import WalletMonitor
 from cryptoradar.storage.evm_sqlite import SqliteWalletStore
 
-WALLET = "0x" + "11" * 20
-OTHER = "0x" + "22" * 20
-TOKEN = "0x" + "33" * 20
-
-
-@dataclass
-class FakeNode:
-    """Answers subscribe/blockNumber/getLogs; `push_*` send notifications to the connected monitor."""
-
-    head: int = 0x10
-    finalized: int = 0x10
-    conn: ServerConnection | None = None
-    subs: dict[str, str] = field(default_factory=dict)
-    """subscription id -> kind ("newHeads" or "logs")"""
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def handle(self, conn: ServerConnection) -> None:
-        self.conn = conn
-        async for message in conn:
-            request = json.loads(message)
-            method, params = request["method"], request["params"]
-            result: object
-            if method == "eth_subscribe":
-                result = hex(next(self.ids))
-                self.subs[str(result)] = params[0]
-            elif method == "eth_blockNumber":
-                result = hex(self.head)
-            elif method == "eth_getLogs":
-                result = []
-            elif method == "eth_getBlockByNumber":
-                result = {"number": hex(self.finalized if params[0] == "finalized" else self.head)}
-            else:
-                result = None
-            await conn.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}))
-
-    async def _push(self, kind: str, result: object) -> None:
-        assert self.conn is not None
-        sub = next(s for s, k in self.subs.items() if k == kind)
-        await self.conn.send(
-            json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "eth_subscription",
-                    "params": {"subscription": sub, "result": result},
-                }
-            )
-        )
-
-    async def push_log(self, tx: str, block: int, removed: bool, log_index: int = 0) -> None:
-        await self._push(
-            "logs",
-            {
-                "address": TOKEN,
-                "topics": [TRANSFER_TOPIC, pad_address(WALLET), pad_address(OTHER)],
-                "data": "0x" + format(5_000_000, "064x"),
-                "blockNumber": hex(block),
-                "blockHash": "0x" + format(block, "064x"),
-                "transactionHash": tx,
-                "transactionIndex": "0x0",
-                "logIndex": hex(log_index),
-                "removed": removed,
-            },
-        )
-
-    async def push_head(self, number: int) -> None:
-        self.head = number
-        await self._push(
-            "newHeads",
-            {"number": hex(number), "hash": "0x" + format(number, "064x"), "timestamp": "0x6b000000"},
-        )
-
-    async def push_raw(self, text: str) -> None:
-        assert self.conn is not None
-        await self.conn.send(text)
-
-
-@pytest.fixture
-async def fake_node() -> AsyncIterator[tuple[FakeNode, Server]]:
-    node = FakeNode()
-    async with serve(node.handle, "127.0.0.1", 0) as server:
-        yield node, server
+__all__ = ["fake_node"]  # fixture
 
 
 async def _start(
     fake: tuple[FakeNode, Server], tmp_path: Path, confirmations: int, use_finalized_tag: bool = False
 ) -> tuple[MonitorRun, SqliteWalletStore]:
     node, server = fake
-    port = next(iter(server.sockets)).getsockname()[1]
-    config = EvmConfig(
-        enabled=True,
-        chains=(
-            ChainConfig(
-                name="polygon",
-                ws_url=SecretStr(f"ws://127.0.0.1:{port}"),
-                block_time_hint_s=30.0,
-                confirmations=confirmations,
-                use_finalized_tag=use_finalized_tag,
-            ),
-        ),
-        wallets=(WatchedWallet(address=WALLET, label="whale", chain="polygon"),),
-        watch=WatchConfig(erc20_tokens=(TOKEN,)),
-    )
+    config = fake_evm_config(server, confirmations=confirmations, use_finalized_tag=use_finalized_tag)
     store = await SqliteWalletStore.open(tmp_path / "db.sqlite")
     events: list[Event] = []
 

@@ -255,8 +255,8 @@ class ChainDriver:
         data = encode_call(self.artifacts[contract].selectors[function], *args)
         return await self.send(sender, address, data)
 
-    async def send(self, sender: str, to: str | None, data: str) -> str:
-        tx: dict[str, str] = {"from": sender, "data": data, "gas": hex(3_000_000)}
+    async def send(self, sender: str, to: str | None, data: str, value_wei: int = 0) -> str:
+        tx: dict[str, str] = {"from": sender, "data": data, "gas": hex(3_000_000), "value": hex(value_wei)}
         if to is not None:
             tx["to"] = to
         return str(await rpc_call(self.session, self.url, "eth_sendTransaction", [tx]))

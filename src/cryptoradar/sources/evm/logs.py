@@ -20,6 +20,10 @@ from cryptoradar.events import WalletTrade
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 TRANSFER_SINGLE_TOPIC = "0xc3d58168c5ae7397731d063d5bbf3d657854427343f4c083240f7aacaa2d0f62"
 TRANSFER_BATCH_TOPIC = "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb"
+NATIVE_TRANSFER_TOPIC = "0x" + "0" * 63 + "1"
+"""Not an event: marks the log `sources.evm.native` builds for a transaction's native value transfer."""
+NATIVE_LOG_INDEX = -1
+"""The log index of a native transfer: one per transaction, never a real log's index."""
 
 
 class RpcLog(msgspec.Struct, frozen=True):
@@ -48,6 +52,8 @@ class TradeKind(StrEnum):
     ERC1155 = "erc1155"
     POLYMARKET_FILL = "polymarket_fill"
     POLYMARKET_MATCH = "polymarket_match"
+    NATIVE = "native"
+    PENDING_TX = "pending_tx"
 
 
 class TradeDirection(StrEnum):
@@ -256,6 +262,13 @@ def decode_log(log: RpcLog, ctx: DecodeContext, ts_event_ns: int, ts_recv_ns: in
             for token_id, value in pairs
             for t in sides(sender, receiver, TradeKind.ERC1155, f"{symbol}:{token_id}", value / 10**decimals)
         ]
+    if topic0 == NATIVE_TRANSFER_TOPIC:
+        words = _words(log.data)
+        if len(log.topics) != 3 or len(words) != 1:
+            raise DecodeError("bad_native", "native transfer needs from, to and one value word")
+        amount = words[0] / 10**ctx.chain.native_decimals
+        sender, receiver = topic_to_address(log.topics[1]), topic_to_address(log.topics[2])
+        return sides(sender, receiver, TradeKind.NATIVE, ctx.chain.native_symbol, amount)
     if topic0 in (pm.order_filled_topic, pm.orders_matched_topic):
         return _decode_polymarket(log, ctx, topic0 == pm.order_filled_topic, trade)
     raise DecodeError("unknown_topic", f"no decoder for topic0 {topic0}")

@@ -10,6 +10,9 @@ Per chain (`ChainMonitor`):
   ranges every `fallback_polling_interval_s`. Switching either way loses nothing and repeats nothing:
   both paths feed one `LogProcessor` (persisted dedup set + cursor).
 - An OPERATOR `FeedStatus` when the WebSocket has been down longer than `operator_alert_after_s`.
+- Optional: native transfers from block bodies and pending transactions (`native.NativeWatcher`), and
+  the explorer API as the last resort while JSON-RPC polling fails too (`explorer.ExplorerPoller`).
+  All of them feed the same `LogProcessor`, so every path de-duplicates against every other.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from cryptoradar.sources.base import (
     TokenBucket,
     run_reconnecting,
 )
+from cryptoradar.sources.evm.explorer import ExplorerPoller, ExplorerRateLimited
 from cryptoradar.sources.evm.logs import DecodeContext, LogFilter, RpcHead, RpcLog, build_filters, hex_int
+from cryptoradar.sources.evm.native import NativeWatcher
 from cryptoradar.sources.evm.processor import Emit, LogProcessor, WalletStore
 from cryptoradar.sources.evm.rpc import (
     BadFrame,
@@ -74,9 +79,8 @@ class ChainMonitor:
         self._emit = emit
         self._clock = clock
         self._filters: list[LogFilter] = build_filters(config, chain)
-        self.processor = LogProcessor(
-            DecodeContext.build(config, chain), store, emit, clock, config.dedup_retention_blocks
-        )
+        ctx = DecodeContext.build(config, chain)
+        self.processor = LogProcessor(ctx, store, emit, clock, config.dedup_retention_blocks)
         self._fetcher = LogFetcher(chain.get_logs_chunk_blocks)
         self._http: Rpc | None = (
             HttpRpc(session, chain.http_url, chain.request_timeout_s) if chain.http_url is not None else None
@@ -96,6 +100,22 @@ class ChainMonitor:
         """The last newHeads number fully handled."""
         self.polls = 0
         self.polling_active = False
+        self._rpc_poll_failing = self._http is None
+        """True while JSON-RPC polling cannot serve (last poll failed, or no HTTP endpoint)."""
+        self._explorer: ExplorerPoller | None = None
+        explorer = chain.explorer_api
+        if explorer is not None and explorer.enabled and config.watch.erc20:
+            self._explorer = ExplorerPoller(
+                explorer,
+                chain,
+                [w.address for w in config.wallets if w.chain == chain.name],
+                config.watch.erc20_tokens,
+                session,
+            )
+        self.explorer_polls = 0
+        self.native: NativeWatcher | None = None
+        if chain.native_transfers or chain.pending_transactions:
+            self.native = NativeWatcher(ctx, self.processor, emit, clock, self._log_once)
 
     async def start(self, supervisor: TaskSupervisor) -> None:
         """Load persisted state and start this chain's tasks; never waits for the node."""
@@ -113,6 +133,8 @@ class ChainMonitor:
             self._ws_down.set()
         if self._http is not None:
             supervisor.start(self._poll_loop(), f"{self.chain.name}:poll")
+        if self._explorer is not None:
+            supervisor.start(self._explorer_loop(self._explorer), f"{self.chain.name}:explorer")
 
     def close(self) -> None:
         self._machine.close()
@@ -202,8 +224,16 @@ class ChainMonitor:
             await rpc.subscribe(["newHeads"], self._on_head)
             for flt in self._filters:
                 await rpc.subscribe(["logs", flt.to_params()], self._on_log)
+            if self.native is not None:
+                await self.native.subscribe_pending(rpc)
             self._last_head_loop_s = loop.time()
             await self._catch_up(rpc, "backfill")
+            if self.native is not None:
+                name = self.chain.name
+                if self.native.native:
+                    tasks.add(asyncio.create_task(self.native.follow_heads(rpc, "ws"), name=f"{name}:native"))
+                if self.native.pending_senders:
+                    tasks.add(asyncio.create_task(self.native.follow_pending(rpc), name=f"{name}:pending"))
             if self.chain.use_finalized_tag:
                 tasks.add(
                     asyncio.create_task(self._follow_finalized(rpc), name=f"{self.chain.name}:finalized")
@@ -244,8 +274,12 @@ class ChainMonitor:
             self._on_bad_frame(BadFrame(f"bad newHeads payload: {e}"))
             return
         self._last_head_loop_s = asyncio.get_running_loop().time()
-        await self.processor.on_head(number, timestamp_s, self._live_synced)
+        # With native transfers the native follower moves the cursor, once it has read the block bodies.
+        native_live = self.native is not None and self.native.native
+        await self.processor.on_head(number, timestamp_s, self._live_synced and not native_live)
         self.last_head = number
+        if self.native is not None:
+            self.native.on_head(number)
         self._head_arrived.set()
 
     async def _on_log(self, payload: msgspec.Raw, recv_ns: int) -> None:
@@ -271,11 +305,12 @@ class ChainMonitor:
         floor = self.processor.first_block if self.processor.first_block is not None else cursor
         from_block = max(floor + 1, cursor + 1 - self.chain.reorg_margin_blocks)
         await self.processor.release(safe)
+        native_logs = [] if self.native is None else await self.native.fetch(rpc, from_block, head)
         if from_block <= head:
             # Up to the head, not the safe height: logs above it are held by the processor's gate
             # (and cap the cursor), so nothing between the two is skipped.
             recv_ns = self._clock.now_ns()
-            logs: list[RpcLog] = []
+            logs: list[RpcLog] = native_logs
             for flt in self._filters:
                 logs.extend(await self._fetcher.fetch(rpc, flt, from_block, head))
             logs.sort(key=lambda e: (hex_int(e.blockNumber), hex_int(e.logIndex)))
@@ -295,7 +330,9 @@ class ChainMonitor:
             try:
                 await self._catch_up(self._http, "poll")
                 self.polls += 1
+                self._rpc_poll_failing = False
             except (RpcUnavailable, RpcError) as e:
+                self._rpc_poll_failing = True
                 self._log_once("poll_failed", error=str(e))
             if self._ws_enabled:
                 # Wake early when the WebSocket recovers, so polling stops at once.
@@ -303,6 +340,37 @@ class ChainMonitor:
                     await asyncio.wait_for(self._ws_ready.wait(), timeout=interval_s)
             else:
                 await asyncio.sleep(interval_s)
+
+    async def _explorer_loop(self, poller: ExplorerPoller) -> None:
+        """Last resort: poll the explorer while the WebSocket is down and JSON-RPC polling fails.
+
+        Reads from the cursor (minus the reorg margin) or from the highest block the explorer returned
+        before, whichever is later; the processor drops what any path reported already.
+        """
+        assert self.chain.explorer_api is not None
+        interval_s = self.chain.explorer_api.poll_interval_s
+        high_water = 0
+        while True:
+            if self._ws_enabled:
+                await self._ws_down.wait()
+            # Wait first: the RPC poller gets its chance before the explorer budget is spent.
+            await asyncio.sleep(interval_s)
+            cursor = self.processor.cursor
+            if not self._rpc_poll_failing or cursor is None or (self._ws_enabled and self._ws_ready.is_set()):
+                continue
+            try:
+                logs = await poller.poll(max(cursor + 1 - self.chain.reorg_margin_blocks, high_water))
+            except ExplorerRateLimited as e:
+                self._log_once("explorer_rate_limited", error=str(e))
+                await asyncio.sleep(e.retry_after_s or interval_s)
+                continue
+            except RpcUnavailable as e:
+                self._log_once("explorer_failed", error=str(e))
+                continue
+            if logs:
+                high_water = max(high_water, *(hex_int(e.blockNumber) for e in logs))
+            await self.processor.on_logs(logs, "explorer", self._clock.now_ns())
+            self.explorer_polls += 1
 
     def _set_polling(self, active: bool) -> None:
         self.polling_active = active
