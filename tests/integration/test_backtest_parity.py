@@ -33,7 +33,8 @@ LIVE_MINUTES = 45
 
 def detectors_for(symbols: list[str]) -> DetectorsConfig:
     return DetectorsConfig(
-        confluence=ConfluenceConfig(symbols=tuple(symbols), intervals=("1m",)),
+        # min_factors=3: the all-five default fires too rarely for a 45-minute session to exercise it.
+        confluence=ConfluenceConfig(symbols=tuple(symbols), intervals=("1m",), min_factors=3),
         momentum=MomentumConfig(
             timeframe="1m",
             trend_timeframes=("1m",),

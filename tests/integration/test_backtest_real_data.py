@@ -22,7 +22,8 @@ from cryptoradar.backtest.report import ReportSummary, write_report
 from cryptoradar.backtest.runner import BacktestOptions, run_backtest
 from cryptoradar.config.detectors import ConfluenceConfig, DetectorsConfig, MomentumConfig, RadarConfig
 
-CONFLUENCE = ConfluenceConfig(symbols=("XRPETH", "ADABTC"), intervals=("1m", "5m"))
+# min_factors=3 (not the all-five default) keeps a sample of dozens of signals per series to compare.
+CONFLUENCE = ConfluenceConfig(symbols=("XRPETH", "ADABTC"), intervals=("1m", "5m"), min_factors=3)
 DETECTORS = DetectorsConfig(
     confluence=CONFLUENCE,
     momentum=MomentumConfig(enabled=False),

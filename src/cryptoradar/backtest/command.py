@@ -1,13 +1,14 @@
-"""`cryptoradar backtest`: the function the CLI calls, with typed arguments and a rich progress display.
+"""`cryptoradar backtest`: the functions the CLI calls, with typed arguments and rich progress displays.
 
-The lead's typer command maps its options onto `backtest_command(...)` one to one; nothing here parses
-argv. Work runs in a thread (`asyncio.to_thread`) so a caller's event loop stays responsive.
+The typer command maps its options onto `fetch_command(...)` (with `--fetch`: REST klines into the candle
+cache first) and `backtest_command(...)` one to one; nothing here parses argv. Backtest work runs in a
+thread (`asyncio.to_thread`) so a caller's event loop stays responsive.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from cryptoradar.backtest.candles import CandleCache
+from cryptoradar.backtest.fetch import FetchProgress, FetchRequest, FetchSummary, fetch_candles
 from cryptoradar.backtest.inputs import (
     ArchiveInput,
     BacktestInput,
@@ -36,10 +38,20 @@ from cryptoradar.backtest.runner import (
 from cryptoradar.backtest.runner import Progress as RunProgress
 from cryptoradar.backtest.stats_store import save_hit_rates
 from cryptoradar.config.detectors import DetectorsConfig
+from cryptoradar.core.clock import Clock
 from cryptoradar.events import Market
 from cryptoradar.sources.archive import parse_archive_name
+from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
 
-__all__ = ["BacktestRun", "backtest_command", "collect_inputs", "parse_day_ms", "rich_progress"]
+__all__ = [
+    "BacktestRun",
+    "backtest_command",
+    "collect_inputs",
+    "fetch_command",
+    "parse_day_ms",
+    "rich_fetch_progress",
+    "rich_progress",
+]
 
 _ARCHIVE_SUFFIXES = (".zip", ".csv")
 
@@ -136,6 +148,57 @@ def rich_progress(console: Console | None = None) -> Iterator[ProgressCallback]:
             bar.update(task, completed=p.done, total=p.total or None, signals=p.signals)
 
         yield update
+
+
+@contextmanager
+def rich_fetch_progress(console: Console | None = None) -> Iterator[Callable[[FetchProgress], None]]:
+    """A rich progress bar over the REST pages of a fetch (pages done / planned, bars stored)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[bars]} bars"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("fetch klines", total=None, bars=0)
+
+        def update(p: FetchProgress) -> None:
+            bar.update(task, description=f"fetch {p.symbol}", completed=p.pages_done, total=p.pages_total,
+                       bars=p.bars_written)  # fmt: skip
+
+        yield update
+
+
+async def fetch_command(
+    *,
+    cache_dir: Path,
+    rest: RestSettings,
+    clock: Clock,
+    symbols: Sequence[str],
+    timeframes: Sequence[str],
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    progress: Callable[[FetchProgress], None] | None = None,
+) -> list[FetchSummary]:
+    """Fill the candle cache from REST (`rest.market`) for every symbol and timeframe; one summary each.
+
+    `date_to` is exclusive and defaults to now on the exchange clock (synced with `GET time`); without
+    `date_from` every series must already have a cache to resume from. Raises ValueError for bad
+    arguments; REST errors propagate as `BinanceRest` raises them, after what was fetched is stored.
+    """
+    if not symbols or not timeframes:
+        raise ValueError("backtest --fetch needs --symbols and --timeframes")
+    cache = CandleCache(cache_dir)
+    from_ms = _day_ms(date_from)
+    summaries: list[FetchSummary] = []
+    async with BinanceRest(rest, clock) as client:
+        await client.sync_time()
+        to_ms = _day_ms(date_to) or client.server.now_ms()
+        for interval in timeframes:
+            request = FetchRequest(rest.market, tuple(symbols), interval, from_ms, to_ms)
+            summaries.append(await fetch_candles(client, cache, request, progress))
+    return summaries
 
 
 async def backtest_command(

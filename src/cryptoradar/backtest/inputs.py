@@ -8,7 +8,7 @@ Inputs (each becomes one stream of events):
 - `CacheInput`: one (market, symbol, interval) of the local candle cache;
 - `RecordingInput`: a recorded WebSocket session, parsed by the live `FrameParser` via `sources.replay`.
 
-Order: the streams are merged lazily with a heap on `(ts_event_ns, symbol, interval length)`. For archive
+Order: the streams are merged on `(ts_event_ns, symbol, interval length)` (see `merge_in_event_order`). For archive
 and cache bars `ts_event_ns` is close time + 1 ms, so bars go out by close time, then symbol, then the
 shorter interval first (a 1m and a 5m bar closing together: the 1m first). Inside one stream the input
 order is kept, which for a recording is the live arrival order.
@@ -20,6 +20,7 @@ import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import structlog
@@ -144,26 +145,47 @@ def _continuity(bars: Sequence[Bar], interval: str) -> ContinuityReport:
     return report
 
 
-def _keyed(events: Iterable[Event]) -> Iterator[tuple[int, str, int, Event]]:
-    lengths: dict[str, int] = {}
-    for e in events:
-        if isinstance(e, Bar):
-            length = lengths.get(e.interval)
+class _EventKey:
+    """`(ts_event_ns, symbol, interval length)` of an event: the merge order."""
+
+    __slots__ = ("_lengths",)
+
+    def __init__(self) -> None:
+        self._lengths: dict[str, int] = {}
+
+    def __call__(self, e: Event) -> tuple[int, str, int]:
+        if type(e) is Bar:
+            length = self._lengths.get(e.interval)
             if length is None:
-                length = lengths[e.interval] = interval_ms(e.interval) or 0
-            yield e.ts_event_ns, e.symbol, length, e
-        else:
-            yield e.ts_event_ns, getattr(e, "symbol", ""), 0, e
+                length = self._lengths[e.interval] = interval_ms(e.interval) or 0
+            return e.ts_event_ns, e.symbol, length
+        return e.ts_event_ns, getattr(e, "symbol", ""), 0
 
 
 def merge_in_event_order(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
-    """Lazy heap merge of per-input event streams by (ts_event_ns, symbol, interval length).
+    """Merge of per-input event streams by (ts_event_ns, symbol, interval length).
 
     Ties beyond the key keep stream order (the earlier input first), so the result is deterministic.
+    Streams that are lists already in key order (every archive and cache file) are merged by one stable
+    sort, which finds the runs and is several times cheaper than a heap; anything else is merged lazily
+    with a heap. Both give the same order: the heap merge's tie rule is the stable sort's.
     """
     if len(streams) == 1:
         yield from streams[0]
         return
+    key = _EventKey()
+    if all(type(s) is list for s in streams):
+        keys: list[tuple[int, str, int]] = []
+        ordered = True
+        for s in streams:
+            stream_keys = [key(e) for e in s]
+            if any(a > b for a, b in pairwise(stream_keys)):
+                ordered = False
+                break
+            keys += stream_keys
+        if ordered:
+            events = [e for s in streams for e in s]
+            yield from map(events.__getitem__, sorted(range(len(events)), key=keys.__getitem__))
+            return
     # heapq.merge breaks key ties by stream index, which gives the documented tie rule.
-    for *_, event in heapq.merge(*(_keyed(s) for s in streams), key=lambda t: t[:3]):
-        yield event
+    yield from heapq.merge(*streams, key=key)

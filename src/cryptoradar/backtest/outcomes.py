@@ -21,6 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from enum import StrEnum
+from itertools import pairwise
 
 import msgspec
 
@@ -98,6 +99,9 @@ class PricePath:
 
     @classmethod
     def from_bars(cls, bars: Sequence[Bar]) -> PricePath:
+        opens = [b.open_time_ms for b in bars]
+        if all(a < b for a, b in pairwise(opens)):  # already sorted, no duplicates: the usual case
+            return cls(bars)
         unique: dict[int, Bar] = {}
         for b in bars:
             unique.setdefault(b.open_time_ms, b)

@@ -139,6 +139,9 @@ def replay_through_engine(
 
 def _filtered(events: Iterable[Event], options: BacktestOptions) -> Iterator[Event]:
     symbols, timeframes = options.symbols, options.timeframes
+    if symbols is None and timeframes is None and options.from_ms is None and options.to_ms is None:
+        yield from events
+        return
     lo_ns = options.from_ms * 1_000_000 if options.from_ms is not None else None
     hi_ns = options.to_ms * 1_000_000 if options.to_ms is not None else None
     for e in events:
@@ -159,11 +162,12 @@ def price_paths(
     """The finest closed-bar series per (market, symbol); symbols with only trades get 1m bars from them."""
     bars: dict[tuple[Market, str, str], list[Bar]] = defaultdict(list)
     trades: dict[tuple[Market, str], list[Trade]] = defaultdict(list)
-    for e in _filtered((e for s in streams for e in s.events), options):
-        if type(e) is Bar and e.closed:
-            bars[(e.market, e.symbol, e.interval)].append(e)
-        elif type(e) is Trade:
-            trades[(e.market, e.symbol)].append(e)
+    for stream in streams:
+        for e in _filtered(stream.events, options):
+            if type(e) is Bar and e.closed:
+                bars[(e.market, e.symbol, e.interval)].append(e)
+            elif type(e) is Trade:
+                trades[(e.market, e.symbol)].append(e)
     finest: dict[tuple[Market, str], str] = {}
     for market, symbol, interval in bars:
         length = interval_ms(interval)

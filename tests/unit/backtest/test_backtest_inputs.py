@@ -102,3 +102,28 @@ def test_merge_orders_by_close_time_then_symbol_then_interval() -> None:
         (T0 + 5 * MIN, "ETHUSDT", "1m"),
     ]
     assert len(merged) == 12
+
+
+def test_sorted_lists_and_lazy_streams_merge_identically() -> None:
+    """Lists in key order merge by one stable sort; other streams lazily by heap: the same order."""
+    eth_1m = [bar("ETHUSDT", "1m", T0 + k * MIN) for k in range(6)]
+    btc_1m = [bar("BTCUSDT", "1m", T0 + k * MIN) for k in range(6)]
+    btc_1m_copy = [bar("BTCUSDT", "1m", T0 + k * MIN) for k in range(6)]
+    btc_5m = [bar("BTCUSDT", "5m", T0)]
+    trade = Trade(Market.USDM, "ADAUSDT", 1, 1.0, 1.0, False, T0 * 1_000_000 + 120_000_000_000, 0)
+    streams = [btc_5m, eth_1m, [trade], btc_1m, btc_1m_copy]
+    by_sort = list(merge_in_event_order(streams))
+    by_heap = list(merge_in_event_order([iter(s) for s in streams]))
+    assert [id(e) for e in by_sort] == [id(e) for e in by_heap]
+    # Equal keys keep stream order: the earlier input's bar first.
+    first = [i for i, e in enumerate(by_sort) if e is btc_1m[0] or e is btc_1m_copy[0]]
+    assert [by_sort[i] for i in first] == [btc_1m[0], btc_1m_copy[0]]
+    assert [by_sort[i] is btc_1m[0] for i in first] == [True, False]
+
+
+def test_a_list_out_of_key_order_merges_like_the_heap() -> None:
+    late_first = [bar("ETHUSDT", "1m", T0 + MIN), bar("ETHUSDT", "1m", T0)]
+    btc = [bar("BTCUSDT", "1m", T0 + k * MIN) for k in range(3)]
+    by_list = list(merge_in_event_order([late_first, btc]))
+    by_heap = list(merge_in_event_order([iter(late_first), iter(btc)]))
+    assert [id(e) for e in by_list] == [id(e) for e in by_heap]
