@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from conftest import eventually
-from cryptoradar.app import Radar, settings_for_simulator
+from cryptoradar.app import Radar, settings_for
 from cryptoradar.config import Settings
 from cryptoradar.config.alerts import AlertsConfig, LogChannel
 from cryptoradar.config.api import ApiConfig
@@ -28,14 +28,7 @@ async def test_simulated_market_reaches_an_alert_file_exactly_once(tmp_path: Pat
             ),
             api=ApiConfig(port=0),
         )
-        settings = settings_for_simulator(
-            base,
-            spot_rest_url=sim.spot_rest_url,
-            spot_ws_url=sim.spot_ws_url,
-            futures_rest_url=sim.futures_rest_url,
-            futures_ws_url=sim.futures_ws_url,
-            var_dir=tmp_path,
-        )
+        settings = settings_for(sim, base, tmp_path)
         radar = Radar(settings)
         await radar.start()
         try:

@@ -294,3 +294,17 @@ def test_grafana_histograms_are_read_as_quantiles_of_buckets() -> None:
         assert uses, f"histogram {name} has no panel"
         for q in ("0.5", "0.95", "0.99"):
             assert any(f"histogram_quantile({q}," in e and f"{name}_bucket" in e for e in uses), (name, q)
+
+
+def test_stop_timeouts_leave_room_for_the_graceful_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRYPTORADAR_API_TOKEN", "deploy-test-token")
+    settings = load_settings(DEPLOY / "config.yaml")
+    deadline_s = settings.lifecycle.shutdown_deadline_s
+    unit = unit_directives()
+    assert float(unit["TimeoutStopSec"][0]) > deadline_s
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"], "systemctl reload sends SIGHUP"
+    grace = compose()["services"]["cryptoradar"]["stop_grace_period"]  # type: ignore[index]
+    assert float(str(grace).removesuffix("s")) > deadline_s
+    assert settings.log.file.path is not None
+    assert str(settings.log.file.path).startswith("/var/log/cryptoradar/")
+    assert settings.log.file.retention_days == 7

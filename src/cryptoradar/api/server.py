@@ -137,6 +137,10 @@ class ApiServer:
         self._started_ns = 0
         self.port = 0
 
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        """Replace the values scrubbed from responses (after a reload brought new channel secrets)."""
+        self._scrubber = SecretScrubber([*secrets, self._config.token.get_secret_value()])
+
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from cryptoradar.alerts.service import AlertFilter, AlertService, Page
 from cryptoradar.api.ports import AlertQuery
@@ -11,16 +11,20 @@ from cryptoradar.api.readiness import StoreProbe
 from cryptoradar.api.views import AlertView, ChannelView, ConnectionView, SilenceView, SymbolFreshness
 from cryptoradar.events import Bar
 from cryptoradar.sources.binance.feed import BinanceFeed
-from cryptoradar.storage.sqlite import SqliteStore
+from cryptoradar.storage.factory import Store
 
 _NS_PER_MS = 1_000_000
 
 
 class AlertsAdapter:
-    """`AlertsView` over `AlertService`."""
+    """`AlertsView` over the app's current `AlertService` (a reload may replace it)."""
 
-    def __init__(self, service: AlertService) -> None:
-        self._service = service
+    def __init__(self, service: Callable[[], AlertService]) -> None:
+        self._current = service
+
+    @property
+    def _service(self) -> AlertService:
+        return self._current()
 
     async def list_alerts(self, query: AlertQuery) -> Sequence[AlertView]:
         since_ns = query.since_ms * _NS_PER_MS if query.since_ms is not None else None
@@ -79,6 +83,12 @@ class RecentBars:
             series = self._bars[key] = deque(maxlen=self._per_series)
         series.append(bar)
 
+    def history(self) -> Iterator[Bar]:
+        """Every kept bar, oldest close first across series (to warm a rebuilt detector)."""
+        bars = [bar for series in self._bars.values() for bar in series]
+        bars.sort(key=lambda b: (b.close_time_ms, b.ts_event_ns))
+        return iter(bars)
+
     def latest(self, symbol: str, interval: str, limit: int) -> Sequence[Bar]:
         series = self._bars.get((symbol, interval))
         if not series:
@@ -121,10 +131,16 @@ class MarketAdapter:
         return self._bars.latest(symbol, interval, limit)
 
 
-def store_probe(store: SqliteStore) -> StoreProbe:
-    """A readiness probe that really writes: an unwritable disk shows up as not ready."""
+def store_probe(store: Store, on_result: Callable[[Exception | None], None]) -> StoreProbe:
+    """A readiness probe that really writes: an unwritable disk shows up as not ready, and every outcome
+    goes to `on_result` (the alert service's operator desk turns repeated failures into an incident)."""
 
     async def probe() -> None:
-        await store.set_state("health_probe", "ok")
+        try:
+            await store.set_state("health_probe", "ok")
+        except Exception as e:
+            on_result(e)
+            raise
+        on_result(None)
 
     return probe

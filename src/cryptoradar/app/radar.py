@@ -2,12 +2,19 @@
 
 Data flow: `BinanceFeed` (bounded queue) -> `DetectorSet` (pure) -> `AlertService` (outbox, delivery)
 -> sinks. The only module that sees every layer.
+
+Lifecycle: `start()` anchors the feed from the saved last-closed bars (so the gap filler fetches what
+closed while the process was down, before live bars); `stop()` stops the sources, lets the pipeline
+finish every queued event, flushes the detectors, saves state, flushes the outbox and closes the rest;
+`reload(settings)` applies thresholds, alert routing/templates/silences and logging without touching
+the connections (see `app/reload.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +22,23 @@ import structlog
 
 from cryptoradar.alerts.service import AlertService
 from cryptoradar.api import ApiServer, LiveHub, LiveKind, StandardHealth, secret_values
+from cryptoradar.api.summary import HealthSummary
 from cryptoradar.api.views import AlertView
+from cryptoradar.app.health import HealthTracker, log_health_summaries
 from cryptoradar.app.http import AlertsAdapter, MarketAdapter, RecentBars, store_probe
+from cryptoradar.app.logs import configure_logging_for
+from cryptoradar.app.reload import ReloadPlan, plan_reload, rebuild_detectors, warm
+from cryptoradar.app.state import (
+    BarJournal,
+    ProcessedBars,
+    load_last_closed,
+    load_recent_bars,
+    save_last_closed,
+    save_recent_bars,
+)
+from cryptoradar.app.wallets import WalletPath
 from cryptoradar.config import Settings
+from cryptoradar.config.alerts import ChannelConfig
 from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
 from cryptoradar.core.supervisor import TaskSupervisor
@@ -31,17 +52,22 @@ from cryptoradar.events import (
     MarkPrice,
     Signal,
     Trade,
+    WalletTrade,
 )
 from cryptoradar.notifications import Sink
-from cryptoradar.sim import SimOptions
+from cryptoradar.sim import SimOptions, Simulator
 from cryptoradar.sinks import build_sink
 from cryptoradar.sources.binance.feed import BinanceFeed, FeedState, ProgressCallback
-from cryptoradar.storage.sqlite import SqliteStore
+from cryptoradar.storage.factory import build_store
 
 log = structlog.get_logger(__name__)
 
 _CHART_BARS_PER_SERIES = 120
 """Closed bars kept per series for the dashboard chart: 300 symbols x 4 intervals stay near 15 MB."""
+_RELOAD_FLUSH_S = 5.0
+"""How long a reload lets the old alert service deliver what it holds before the new one resumes it."""
+
+SinkFactory = Callable[[str, ChannelConfig], Sink]
 
 
 @dataclass
@@ -58,50 +84,81 @@ class PipelineStats:
 
 
 class Radar:
-    """The running service: one feed, one detector set, one alert service, one store."""
+    """The running service: one feed, one detector set, one alert service, one store.
+
+    `sink_factory` builds a channel's sink from its config (default: `sinks.build_sink`); a reload that
+    changes `alerts` builds fresh sinks with it. `on_health_summary` also receives each periodic summary.
+    `resume_series=False` ignores the saved last-closed bars (the demo's simulator starts afresh each run,
+    so a saved position would lie in its future).
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
         clock: Clock | None = None,
-        sinks: Mapping[str, Sink] | None = None,
+        sink_factory: SinkFactory = build_sink,
         progress: ProgressCallback | None = None,
+        on_health_summary: Callable[[HealthSummary], None] | None = None,
+        resume_series: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.stats = PipelineStats()
-        self.store = SqliteStore(Path(settings.storage.sqlite_path), clock=self.clock)
+        self.health = HealthTracker(self.clock)
+        self.store = build_store(settings.storage, self.clock)
         self.detectors = DetectorSet(settings.detectors)
-        self._sinks = dict(sinks) if sinks is not None else self._build_sinks()
-        self.alerts = AlertService(settings.alerts, self.store, self._sinks, self.clock)
+        self._sink_factory = sink_factory
+        self.alerts = self._build_alerts(settings)
         self.feed = BinanceFeed(settings.binance, settings.universe, self.clock, progress=progress)
+        self.wallets = WalletPath(settings, self, self.clock, on_status=self._publish_status)
         self.live = LiveHub(settings.api.sse_queue_size)
         self.recent_bars = RecentBars(_CHART_BARS_PER_SERIES)
+        self.processed = ProcessedBars()
         self.api: ApiServer | None = None
         self.api_port: int | None = None
+        self._on_health_summary = on_health_summary
+        self._resume_series = resume_series
+        self._journal: BarJournal | None = None
         self._supervisor = TaskSupervisor("radar")
+        self._pipeline_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._waiting_for_event = False
+        self._alerts_lock = asyncio.Lock()
+        self._reload_lock = asyncio.Lock()
 
-    def _build_sinks(self) -> dict[str, Sink]:
-        return {
-            name: build_sink(name, channel)
-            for name, channel in self.settings.alerts.channels.items()
+    def _build_alerts(self, settings: Settings, previous: AlertService | None = None) -> AlertService:
+        sinks = {
+            name: self._sink_factory(name, channel)
+            for name, channel in settings.alerts.channels.items()
             if channel.enabled
         }
+        enricher = previous.enricher if previous is not None else None
+        return AlertService(settings.alerts, self.store, sinks, self.clock, enricher=enricher)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Store first, then alerts (resumes pending deliveries), then the pipeline, then the feed."""
+        """Store, saved series state, alerts (resumes pending deliveries), pipeline, feed, API, tasks."""
         await self.store.open()
+        if self._resume_series:
+            await self._restore_series()
+        if self.settings.lifecycle.bar_journal_path is not None:
+            self._journal = BarJournal(self.settings.lifecycle.bar_journal_path)
         await self.alerts.start()
-        self._supervisor.start(self._pipeline(), "pipeline")
+        await self.wallets.start()
+        self._pipeline_task = self._supervisor.start(self._pipeline(), "pipeline")
         await self.feed.start()
+        market_view = MarketAdapter(self.feed, self.recent_bars)
         if self.settings.api.enabled:
-            alerts_view = AlertsAdapter(self.alerts)
-            market_view = MarketAdapter(self.feed, self.recent_bars)
+            alerts_view = AlertsAdapter(lambda: self.alerts)
             self.api = ApiServer(
                 self.settings.api,
                 health=StandardHealth(
-                    market_view, alerts_view, store_probe(self.store), self.settings.api.stale_after_intervals
+                    market_view,
+                    alerts_view,
+                    store_probe(self.store, self._on_store_probe),
+                    self.settings.api.stale_after_intervals,
                 ),
                 alerts=alerts_view,
                 market=market_view,
@@ -110,21 +167,110 @@ class Radar:
                 secrets=secret_values(self.settings),
             )
             self.api_port = await self.api.start()
-        log.info("radar_started", api_port=self.api_port)
+        lifecycle = self.settings.lifecycle
+        self._supervisor.start(
+            log_health_summaries(
+                self.health,
+                market_view.connections,
+                lifecycle.health_summary_interval_s,
+                self._on_health_summary,
+            ),
+            "health-summary",
+        )
+        self._supervisor.start(self._save_state_every(lifecycle.state_save_interval_s), "save-state")
+        log.info("radar_started", api_port=self.api_port, series_restored=len(self.processed.last_closed))
+
+    async def _restore_series(self) -> None:
+        """Anchor each series at its last processed closed bar (the gap filler then fetches the rest) and
+        warm the detectors and the chart with the bars kept at the last shutdown."""
+        recent = await load_recent_bars(self.store)
+        for bar in recent:
+            self.recent_bars.add(bar)
+        warm(self.detectors, recent)
+        saved = await load_last_closed(self.store)
+        self.processed = ProcessedBars(saved)
+        for (market, symbol, interval), open_ms in saved.items():
+            try:
+                closer = self.feed.market(market).closer
+            except KeyError:
+                continue  # that market is no longer configured
+            closer.anchor(symbol, interval, open_ms)
 
     async def stop(self, timeout_s: float = 10.0) -> None:
-        """Reverse order: feed, pipeline (after draining what is queued), alerts (flush), store."""
-        await self.feed.stop(timeout_s / 3)
-        await self._drain()
-        await self._supervisor.stop(timeout_s / 3)
+        """Within about `timeout_s`: stop the feed, process everything it queued, flush the detectors,
+        save the series state, flush the outbox, then close the API and the store."""
+        await self.feed.stop(timeout_s * 0.2)
+        await self.wallets.stop(timeout_s * 0.1)
+        await self._finish_pipeline(timeout_s * 0.2)
+        await self._supervisor.stop(1.0)
         for signal in self.detectors.flush():
             await self._submit(signal)
-        await self.alerts.stop(flush_timeout_s=timeout_s / 3)
+        await self.save_state()
+        await save_recent_bars(self.store, self.recent_bars.history())
+        async with self._alerts_lock:
+            await self.alerts.stop(flush_timeout_s=timeout_s * 0.4)
         if self.api is not None:
             await self.api.stop()
         self.live.close()
+        if self._journal is not None:
+            self._journal.close()
         await self.store.close()
         log.info("radar_stopped", **self.summary())
+
+    async def _finish_pipeline(self, timeout_s: float) -> None:
+        """Let the pipeline handle what is queued; cancel it only while it waits for an event, never
+        half-way through one (a cancelled submit would lose an alert)."""
+        self._stopping = True
+        task = self._pipeline_task
+        if task is not None and not task.done():
+            if self._waiting_for_event:
+                task.cancel()
+            _, pending = await asyncio.wait([task], timeout=timeout_s)
+            if pending:
+                log.warning("pipeline_drain_timeout", timeout_s=timeout_s, queued=len(self.feed.queue))
+        while len(self.feed.queue):
+            await self._handle(self.feed.queue.get_nowait())
+
+    async def save_state(self) -> None:
+        await save_last_closed(self.store, self.processed.last_closed)
+
+    async def _save_state_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.save_state()
+
+    # --- reload ------------------------------------------------------------------------------------
+
+    async def reload(self, new: Settings) -> ReloadPlan:
+        """Apply what changed between the running settings and `new` without reconnecting anything.
+
+        Rejected as a whole (logged with every offending key) when a key that needs a restart changed.
+        """
+        async with self._reload_lock:
+            old = self.settings
+            plan = plan_reload(old, new)
+            if not plan.accepted:
+                log.warning("reload_refused", needs_restart=plan.needs_restart, would_apply=plan.applied)
+                return plan
+            sections = plan.sections()
+            if sections & {"log", "alerts"}:  # alerts: new channel secrets must be redacted too
+                configure_logging_for(new)
+            if "detectors" in sections:
+                self.detectors, held = rebuild_detectors(self.detectors, old, new, self.recent_bars.history())
+                for signal in held:
+                    await self._submit(signal)
+            if "alerts" in sections:
+                async with self._alerts_lock:
+                    await self.alerts.stop(flush_timeout_s=_RELOAD_FLUSH_S)
+                    self.alerts = self._build_alerts(new, previous=self.alerts)
+                    await self.alerts.start()
+                if self.api is not None:
+                    self.api.set_secrets(secret_values(new))
+            self.settings = new
+            log.info("reload_applied", changed=plan.applied)
+            return plan
+
+    # --- views -------------------------------------------------------------------------------------
 
     def feed_state(self) -> FeedState:
         return self.feed.state()
@@ -138,12 +284,19 @@ class Radar:
             "alerts": self.stats.alerts,
         }
 
-    async def _drain(self) -> None:
-        while len(self.feed.queue):
-            await self._handle(await self.feed.queue.get())
+    # --- the pipeline ------------------------------------------------------------------------------
 
     async def _pipeline(self) -> None:
-        async for event in self.feed:
+        queue = self.feed.queue
+        while not (self._stopping and not len(queue)):
+            if len(queue):
+                event = queue.get_nowait()
+            else:
+                self._waiting_for_event = True
+                try:
+                    event = await queue.get()
+                finally:
+                    self._waiting_for_event = False
             await self._handle(event)
 
     async def _handle(self, event: Event) -> None:
@@ -153,10 +306,14 @@ class Radar:
 
     def _observe(self, event: Event) -> None:
         stats = self.stats
+        self.health.on_data(event.ts_recv_ns)
         if isinstance(event, Bar):
             if event.closed:
                 stats.bars_closed += 1
                 self.recent_bars.add(event)
+                self.processed.observe(event)
+                if self._journal is not None:
+                    self._journal.write(event)
         elif isinstance(event, Trade):
             stats.trades += 1
         elif isinstance(event, Liquidation):
@@ -164,14 +321,36 @@ class Radar:
         elif isinstance(event, BookTicker | MarkPrice):
             self.alerts.enricher.observe(event)
         elif isinstance(event, FeedStatus):
-            self.live.publish(LiveKind.STATUS, event)
+            self.alerts.on_feed_status(event)
+            self._publish_status(event)
+
+    def _publish_status(self, status: FeedStatus) -> None:
+        self.health.on_status(status)
+        self.live.publish(LiveKind.STATUS, status)
+
+    def _on_store_probe(self, error: Exception | None) -> None:
+        if error is None:
+            self.alerts.report_store_ok()
+        else:
+            self.alerts.report_store_error(f"{type(error).__name__}: {error}")
+
+    # --- what the wallet path calls (always the current alert service: a reload replaces it) --------
+
+    async def submit_wallet_trade(self, trade: WalletTrade) -> int | None:
+        async with self._alerts_lock:
+            return await self.alerts.submit_wallet_trade(trade)
+
+    def on_feed_status(self, status: FeedStatus) -> None:
+        self.alerts.on_feed_status(status)
 
     async def _submit(self, signal: Signal) -> None:
         self.stats.signals[signal.detector] += 1
         self.stats.recent_signals.append(signal)
-        self.alerts.enricher.observe(signal)
+        self.health.on_signal(signal)
         self.live.publish(LiveKind.SIGNAL, signal)
-        alert_id = await self.alerts.submit(signal)
+        async with self._alerts_lock:
+            self.alerts.enricher.observe(signal)
+            alert_id = await self.alerts.submit(signal)
         if alert_id is None:
             self.stats.suppressed += 1
         else:
@@ -201,6 +380,18 @@ def settings_for_simulator(
     )
     storage = settings.storage.model_copy(update={"sqlite_path": var_dir / "cryptoradar.db"})
     return settings.model_copy(update={"binance": binance, "storage": storage})
+
+
+def settings_for(sim: Simulator, settings: Settings, var_dir: Path) -> Settings:
+    """`settings_for_simulator` with the URLs of a running `sim`."""
+    return settings_for_simulator(
+        settings,
+        spot_rest_url=sim.spot_rest_url,
+        spot_ws_url=sim.spot_ws_url,
+        futures_rest_url=sim.futures_rest_url,
+        futures_ws_url=sim.futures_ws_url,
+        var_dir=var_dir,
+    )
 
 
 def sim_options(settings: Settings) -> SimOptions:

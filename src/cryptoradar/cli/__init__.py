@@ -18,7 +18,6 @@ from rich.console import Console
 
 from cryptoradar.config import Settings, load_settings, redacted_dump
 from cryptoradar.core.errors import ConfigError
-from cryptoradar.core.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="Real-time crypto market alerts over WebSockets.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate configuration.")
@@ -42,17 +41,28 @@ def _load(file: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _run_until_signalled(main: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
-    """Run `main` with SIGINT/SIGTERM setting `stop`, so every command shuts down the same clean way."""
+def _run_until_signalled(
+    main: Coroutine[Any, Any, None], stop: asyncio.Event, reload: asyncio.Event | None = None
+) -> None:
+    """Run `main` with SIGINT/SIGTERM setting `stop` (and SIGHUP setting `reload`, when given), so every
+    command shuts down the same clean way."""
 
     async def runner() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if reload is not None:
+            loop.add_signal_handler(signal.SIGHUP, reload.set)
         await main
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner())
+
+
+def _configure_logging(settings: Settings, level: str | None = None) -> None:
+    from cryptoradar.app.logs import configure_logging_for
+
+    configure_logging_for(settings, level=level)
 
 
 @config_app.command("check")
@@ -73,9 +83,12 @@ def demo(
     symbols: Annotated[int | None, typer.Option(help="Spot symbols in the simulator.")] = None,
     acceleration: Annotated[float | None, typer.Option(help="Simulated seconds per wall second.")] = None,
     log_level: Annotated[str, typer.Option(help="Log level while the live view runs.")] = "WARNING",
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Keep the database here (default: a temporary folder).")
+    ] = None,
 ) -> None:
     """Run the exchange simulator and the full pipeline against it, offline, and show what arrives."""
-    from cryptoradar.cli.demo import run_demo
+    from cryptoradar.cli.demo import run_demo, with_sim_overrides
 
     settings = _load(config)
     overrides: dict[str, object] = {}
@@ -83,32 +96,36 @@ def demo(
         overrides["symbols"] = symbols
     if acceleration is not None:
         overrides["acceleration"] = acceleration
-    if overrides:
-        settings = settings.model_copy(update={"sim": settings.sim.model_copy(update=overrides)})
-    configure_logging(log_level, "console")
-    stop = asyncio.Event()
-    _run_until_signalled(run_demo(settings, duration, console, stop), stop)
+    settings = with_sim_overrides(settings, overrides)
+    _configure_logging(settings, level=log_level.upper())
+    stop, reload = asyncio.Event(), asyncio.Event()
+
+    def load_again() -> Settings:
+        return with_sim_overrides(load_settings(config), overrides)
+
+    _run_until_signalled(
+        run_demo(settings, duration, console, stop, reload, load_again, state_dir), stop, reload
+    )
 
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Watch live Binance (packaged defaults or your config) until SIGINT/SIGTERM."""
+    """Watch live Binance (packaged defaults or your config) until SIGINT/SIGTERM; SIGHUP reloads."""
     from cryptoradar.app import Radar
+    from cryptoradar.app.service import serve
 
     settings = _load(config)
-    configure_logging(settings.log.level, settings.log.format)
+    _configure_logging(settings)
 
-    async def main(stop: asyncio.Event) -> None:
+    async def main(stop: asyncio.Event, reload: asyncio.Event) -> None:
         radar = Radar(settings)
         await radar.start()
-        try:
-            await stop.wait()
-        finally:
-            await radar.stop()
+        if not await serve(radar, stop, reload, lambda: load_settings(config)):
+            raise typer.Exit(1)
         console.print(radar.summary())
 
-    stop = asyncio.Event()
-    _run_until_signalled(main(stop), stop)
+    stop, reload = asyncio.Event(), asyncio.Event()
+    _run_until_signalled(main(stop, reload), stop, reload)
 
 
 @app.command()
@@ -118,7 +135,7 @@ def sim(config: ConfigOption = None) -> None:
     from cryptoradar.sim import run_simulator
 
     settings = _load(config)
-    configure_logging(settings.log.level, settings.log.format)
+    _configure_logging(settings)
     stop = asyncio.Event()
     _run_until_signalled(run_simulator(sim_options(settings), stop, announce=console.print), stop)
 
@@ -136,7 +153,7 @@ def record(
     from cryptoradar.cli.record import run_record
 
     settings = _load(config)
-    configure_logging(settings.log.level, settings.log.format)
+    _configure_logging(settings)
     stop = asyncio.Event()
     _run_until_signalled(run_record(settings, out, duration, from_sim, console, stop), stop)
 
@@ -155,7 +172,7 @@ def replay(
     from cryptoradar.cli.replay import run_replay
 
     settings = _load(config)
-    configure_logging(settings.log.level, settings.log.format)
+    _configure_logging(settings)
     stop = asyncio.Event()
     _run_until_signalled(run_replay(settings, files, pace, console, stop), stop)
 
@@ -176,23 +193,58 @@ def backtest(
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("backtest-report"),
     stats_db: Annotated[Path | None, typer.Option(help="Store hit rates here for alert enrichment.")] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the HTML report in a browser.")] = False,
+    cache: Annotated[
+        Path | None, typer.Option(help="Candle cache folder (read; with --fetch, filled first).")
+    ] = None,
+    market: Annotated[str, typer.Option(help="Market of the cache and of --fetch: spot or usdm.")] = "spot",
+    fetch: Annotated[
+        bool,
+        typer.Option("--fetch", help="Fetch --symbols x --timeframes klines from REST into --cache first."),
+    ] = False,
+    rest_url: Annotated[
+        str | None, typer.Option(help="REST base URL for --fetch (default: from config).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run history through the live detectors; write an HTML report, CSV/JSON of signals and hit rates."""
-    from cryptoradar.backtest.command import backtest_command, rich_progress
+    from cryptoradar.backtest.command import (
+        backtest_command,
+        fetch_command,
+        rich_fetch_progress,
+        rich_progress,
+    )
     from cryptoradar.core.clock import SystemClock
+    from cryptoradar.core.errors import PermanentError, RetryableError
+    from cryptoradar.events import Market
+    from cryptoradar.sources.binance.rest import RestSettings
 
     settings = _load(config)
-    configure_logging(settings.log.level, settings.log.format)
+    _configure_logging(settings)
+    symbol_list = [s for s in symbols.split(",") if s]
+    timeframe_list = [t for t in timeframes.split(",") if t]
 
     async def main(stop: asyncio.Event) -> None:
+        cache_market = Market(market)
+        if fetch:
+            if cache is None:
+                raise ValueError("--fetch needs --cache (the folder to fill)")
+            endpoints = settings.binance.spot if cache_market is Market.SPOT else settings.binance.futures
+            rest = RestSettings(cache_market, rest_url or endpoints.rest_url, endpoints.weight_budget_per_min)
+            with rich_fetch_progress(console) as fetch_progress:
+                fetched = await fetch_command(
+                    cache_dir=cache, rest=rest, clock=SystemClock(), symbols=symbol_list,
+                    timeframes=timeframe_list, date_from=date_from, date_to=date_to, progress=fetch_progress,
+                )  # fmt: skip
+            console.print(f"fetched {sum(sum(f.bars_written.values()) for f in fetched):,} bars into {cache}")
         with rich_progress(console) as progress:
             run = await backtest_command(
+                cache_dir=cache,
+                cache_market=cache_market,
                 archives=archive,
                 candles=candles,
                 recordings=recording,
-                symbols=[s for s in symbols.split(",") if s],
-                timeframes=[t for t in timeframes.split(",") if t],
+                symbols=symbol_list,
+                timeframes=timeframe_list,
                 date_from=date_from,
                 date_to=date_to,
                 detectors=settings.detectors,
@@ -212,6 +264,9 @@ def backtest(
     except ValueError as e:
         err_console.print(f"[red]backtest[/red]: {e}")
         raise typer.Exit(2) from None
+    except (RetryableError, PermanentError) as e:
+        err_console.print(f"[red]backtest --fetch[/red]: {e} (what was fetched is kept; run again to resume)")
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -13,7 +13,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from cryptoradar.app import Radar, settings_for_simulator, sim_options
+from cryptoradar.app import Radar, settings_for, sim_options
+from cryptoradar.app.service import LoadSettings, reload_from
 from cryptoradar.config import Settings
 from cryptoradar.events import Market
 from cryptoradar.sim import Simulator
@@ -131,24 +132,40 @@ def summary_table(radar: Radar, elapsed_s: float) -> Table:
     return table
 
 
-async def run_demo(settings: Settings, duration_s: float, console: Console, stop: asyncio.Event) -> None:
-    """Start the simulator and the pipeline against it; render until `duration_s` or `stop`."""
-    with tempfile.TemporaryDirectory(prefix="cryptoradar-demo-") as var_dir:
+def with_sim_overrides(settings: Settings, overrides: dict[str, object]) -> Settings:
+    """`settings` with command-line simulator options (symbols, acceleration) applied."""
+    if not overrides:
+        return settings
+    return settings.model_copy(update={"sim": settings.sim.model_copy(update=overrides)})
+
+
+async def run_demo(
+    settings: Settings,
+    duration_s: float,
+    console: Console,
+    stop: asyncio.Event,
+    reload: asyncio.Event | None = None,
+    load: LoadSettings | None = None,
+    state_dir: Path | None = None,
+) -> None:
+    """Start the simulator and the pipeline against it; render until `duration_s` or `stop`.
+
+    When `reload` is set (SIGHUP) and `load` is given, the configuration is read again and applied.
+    The database lives in `state_dir`, or in a temporary folder removed at the end.
+    """
+    with contextlib.ExitStack() as stack:
+        var_dir = state_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="cryptoradar-demo-"))
+        )
         async with Simulator(sim_options(settings)) as sim:
-            demo_settings = settings_for_simulator(
-                settings,
-                spot_rest_url=sim.spot_rest_url,
-                spot_ws_url=sim.spot_ws_url,
-                futures_rest_url=sim.futures_rest_url,
-                futures_ws_url=sim.futures_ws_url,
-                var_dir=Path(var_dir),
-            )
-            # Port 0: a demo never fails because something else holds the configured port; the URL is shown.
-            demo_settings = demo_settings.model_copy(
-                update={"api": demo_settings.api.model_copy(update={"port": 0})}
-            )
+
+            def for_demo(loaded: Settings) -> Settings:
+                pointed = settings_for(sim, loaded, var_dir)
+                # Port 0: a demo never fails because something else holds the configured port; the URL is shown.
+                return pointed.model_copy(update={"api": pointed.api.model_copy(update={"port": 0})})
+
             boot = _Bootstrap()
-            radar = Radar(demo_settings, progress=boot)
+            radar = Radar(for_demo(settings), progress=boot, resume_series=False)
             started_s = time.monotonic()
             await radar.start()
             rates = _Rates()
@@ -156,8 +173,11 @@ async def run_demo(settings: Settings, duration_s: float, console: Console, stop
                 with Live(console=console, refresh_per_second=4, transient=False) as live:
                     while not stop.is_set() and time.monotonic() - started_s < duration_s:
                         live.update(_view(radar, sim, rates, boot, started_s))
+                        if reload is not None and reload.is_set() and load is not None:
+                            reload.clear()
+                            await reload_from(radar, lambda: for_demo(load()))
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
-                await radar.stop()
+                await radar.stop(timeout_s=settings.lifecycle.shutdown_deadline_s * 0.9)
             console.print(summary_table(radar, time.monotonic() - started_s))

@@ -12,6 +12,8 @@ from cryptoradar.config.base import Section
 from cryptoradar.config.binance import BinanceConfig, UniverseConfig
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.config.evm import EvmConfig
+from cryptoradar.config.lifecycle import LifecycleConfig
+from cryptoradar.config.logs import LogFileConfig
 from cryptoradar.config.sim import SimConfig
 from cryptoradar.config.storage import StorageConfig
 
@@ -19,6 +21,7 @@ from cryptoradar.config.storage import StorageConfig
 class LogConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console", "auto"] = "auto"
+    file: LogFileConfig = LogFileConfig()
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,7 @@ class Settings(BaseSettings):
     storage: StorageConfig = StorageConfig()
     api: ApiConfig = ApiConfig()
     evm: EvmConfig = EvmConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
 
     @classmethod
     def settings_customise_sources(

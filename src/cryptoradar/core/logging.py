@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from logging.handlers import BaseRotatingHandler
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,9 @@ from cryptoradar.core.clock import Clock, SystemClock
 LogFormat = Literal["json", "console", "auto"]
 
 _NS_PER_S = 1_000_000_000
+_MIN_SECRET_LEN = 4
+"""Shorter values are not redacted: replacing "a" everywhere would garble every line."""
+REDACTED = "**********"
 _OUR_HANDLER = "_cryptoradar_handler"
 """Attribute marking handlers installed here, so configuring twice replaces instead of duplicating."""
 
@@ -29,12 +33,15 @@ def configure_logging(
     max_bytes: int = 50 * 1024 * 1024,
     rotate_every_s: float = 86_400.0,
     retention_s: float = 7 * 86_400.0,
+    secrets: Iterable[str] = (),
 ) -> None:
     """JSON lines in production, readable output on a TTY.
 
-    With `file_path`, every record (structlog's and the stdlib's, e.g. aiohttp warnings) also goes to that
-    file as JSON lines through stdlib logging; the file rotates by size and on UTC `rotate_every_s`
-    boundaries, and rotated files older than `retention_s` are deleted.
+    Every record, structlog's and the stdlib's (aiohttp, apprise, websockets...), goes through stdlib
+    logging to stderr and, with `file_path`, to that file as JSON lines; the file rotates by size and on
+    UTC `rotate_every_s` boundaries, and rotated files older than `retention_s` are deleted. Each of
+    `secrets` (values of at least 4 characters) is replaced by `**********` anywhere in a record, its
+    rendered exception included: the last line of defence when a library logs a URL with a key in it.
     """
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
@@ -45,22 +52,17 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    redact = SecretRedactor(secrets)
     level_no = logging.getLevelName(level.upper())
     _remove_our_handlers()
-    if file_path is None:
-        structlog.configure(
-            processors=[*shared, structlog.processors.format_exc_info, renderer],
-            wrapper_class=structlog.make_filtering_bound_logger(level_no),
-            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-            cache_logger_on_first_use=False,
-        )
-        return
-    file_handler = RetainingRotatingFileHandler(file_path, max_bytes, rotate_every_s, retention_s)
-    file_handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
-    stderr_handler = logging.StreamHandler(sys.stderr)
-    stderr_handler.setFormatter(_formatter(shared, renderer))
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setFormatter(_formatter(shared, redact, renderer))
+    if file_path is not None:
+        file_handler = RetainingRotatingFileHandler(file_path, max_bytes, rotate_every_s, retention_s)
+        file_handler.setFormatter(_formatter(shared, redact, structlog.processors.JSONRenderer()))
+        handlers.append(file_handler)
     root = logging.getLogger()
-    for handler in (stderr_handler, file_handler):
+    for handler in handlers:
         setattr(handler, _OUR_HANDLER, True)
         root.addHandler(handler)
     root.setLevel(level_no)
@@ -72,14 +74,44 @@ def configure_logging(
     )
 
 
+class SecretRedactor:
+    """A structlog processor replacing secret values inside every string of an event (nested too)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+
+    def __call__(
+        self, _logger: object, _method: str, event_dict: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        if not self._secrets:
+            return event_dict
+        return {key: self._scrub(value) for key, value in event_dict.items()}
+
+    def _scrub(self, value: object) -> object:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._scrub(v) for v in value]
+        return value
+
+
 def _formatter(
-    shared: list[structlog.typing.Processor], renderer: structlog.typing.Processor
+    shared: list[structlog.typing.Processor],
+    redact: SecretRedactor,
+    renderer: structlog.typing.Processor,
 ) -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact,
             renderer,
         ],
     )
@@ -118,6 +150,14 @@ class RetainingRotatingFileHandler(BaseRotatingHandler):
         self._retention_ns = int(retention_s * _NS_PER_S)
         self._clock = clock or SystemClock()
         self._next_rollover_ns = self._boundary_after(self._clock.now_ns())
+
+    @property
+    def rotate_every_s(self) -> float:
+        return self._every_ns / _NS_PER_S
+
+    @property
+    def retention_s(self) -> float:
+        return self._retention_ns / _NS_PER_S
 
     def _boundary_after(self, now_ns: int) -> int:
         return (now_ns // self._every_ns + 1) * self._every_ns

@@ -1,0 +1,84 @@
+"""The periodic `health_summary` log event: gathers the app's numbers for `api.summary`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import msgspec
+import structlog
+
+from cryptoradar.api.summary import (
+    ErrorWindow,
+    HealthSummary,
+    SummaryInputs,
+    deliveries_from_counters,
+    health_summary,
+)
+from cryptoradar.api.views import ConnectionView
+from cryptoradar.core.clock import Clock
+from cryptoradar.core.metrics import ALERTS
+from cryptoradar.events import FeedStatus, Signal, StatusLevel
+
+log = structlog.get_logger(__name__)
+
+
+class HealthTracker:
+    """What the summary needs that no other component keeps: started time, signal directions, data
+    recency and recent errors. Updated from the pipeline (cheap, synchronous)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.started_ns = clock.now_ns()
+        self.signals_by_direction: Counter[str] = Counter()
+        self.last_data_ns: int | None = None
+        self.errors = ErrorWindow()
+
+    def on_data(self, ts_recv_ns: int) -> None:
+        self.last_data_ns = ts_recv_ns
+
+    def on_signal(self, signal: Signal) -> None:
+        self.signals_by_direction[str(signal.direction)] += 1
+
+    def on_status(self, status: FeedStatus) -> None:
+        if status.level is not StatusLevel.INFO:
+            self.errors.record(self._clock.now_ns())
+
+    def on_error(self) -> None:
+        self.errors.record(self._clock.now_ns())
+
+    def summary(self, connections: Sequence[ConnectionView]) -> HealthSummary:
+        now_ns = self._clock.now_ns()
+        samples = [
+            (s.labels, s.value)
+            for metric in ALERTS.collect()
+            for s in metric.samples
+            if s.name == "cryptoradar_alerts_total"
+        ]
+        return health_summary(
+            SummaryInputs(
+                now_ns=now_ns,
+                started_ns=self.started_ns,
+                signals_by_direction=dict(self.signals_by_direction),
+                last_data_ns=self.last_data_ns,
+                connections=list(connections),
+                errors_last_hour=self.errors.count(now_ns),
+                deliveries=deliveries_from_counters(samples),
+            )
+        )
+
+
+async def log_health_summaries(
+    tracker: HealthTracker,
+    connections: Callable[[], Sequence[ConnectionView]],
+    interval_s: float,
+    on_summary: Callable[[HealthSummary], None] | None = None,
+) -> None:
+    """Forever: every `interval_s`, one structured `health_summary` event (and `on_summary`, if given)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        summary = tracker.summary(connections())
+        log.info("health_summary", **msgspec.structs.asdict(summary), text=summary.render())
+        if on_summary is not None:
+            on_summary(summary)
