@@ -108,18 +108,32 @@ def demo(
     )
 
 
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    """Until the first of `waits` finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Watch live Binance (packaged defaults or your config) until SIGINT/SIGTERM; SIGHUP reloads."""
     from cryptoradar.app import Radar
     from cryptoradar.app.service import serve
+    from cryptoradar.sources.binance.feed import rich_bootstrap_progress
 
     settings = _load(config)
     _configure_logging(settings)
 
     async def main(stop: asyncio.Event, reload: asyncio.Event) -> None:
-        radar = Radar(settings)
-        await radar.start()
+        with rich_bootstrap_progress(console) as progress:
+            radar = Radar(settings, progress=progress)
+            await radar.start()
+            await _first(radar.feed.wait_bootstrapped(), stop.wait())
         if not await serve(radar, stop, reload, lambda: load_settings(config)):
             raise typer.Exit(1)
         console.print(radar.summary())
@@ -300,7 +314,8 @@ def bench_wallets(
     from cryptoradar.storage.evm_sqlite import SqliteWalletStore
 
     report = run_wallet_benchmark(SqliteWalletStore.open, duration_s=duration)
-    console.print(report.to_markdown())
+    # Unwrapped and literal: the table rows stay pasteable markdown at any terminal width.
+    console.print(report.to_markdown(), soft_wrap=True, markup=False)
 
 
 def _register_alerts() -> None:

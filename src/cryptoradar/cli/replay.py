@@ -18,7 +18,8 @@ from cryptoradar.sources.archive import import_agg_trades, import_klines, parse_
 from cryptoradar.sources.replay import replay
 
 
-async def _events(path: Path, pace: float | None) -> AsyncIterator[Event]:
+async def events_of(path: Path, pace: float | None) -> AsyncIterator[Event]:
+    """A recording (at `pace`) or an archive file (kind from its name) as events, through the parsers."""
     name = parse_archive_name(path)
     if name is None:
         async for event in replay(path, pace=pace):
@@ -43,7 +44,7 @@ async def run_replay(
         task = progress.add_task("replaying", total=len(files))
         for path in files:
             progress.update(task, description=f"replaying {path.name}")
-            async for event in _events(path, pace):
+            async for event in events_of(path, pace):
                 events[type(event).__name__] += 1
                 for signal in detectors.on_event(event):
                     signals[f"{signal.detector}/{signal.kind}"] += 1

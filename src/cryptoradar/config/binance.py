@@ -36,6 +36,7 @@ class BinanceConfig(Section):
     futures_intervals: tuple[str, ...] = ()
     bootstrap_bars: int = Field(default=100, ge=0, le=1000)
     connect_attempts_per_5min: int = Field(default=200, gt=0, le=300)
+    """WebSocket connect attempts per 5 min, shared by all connections of both markets (per-IP cap 300)."""
     stale_after_s: float = Field(default=90.0, gt=0)
     """A stream silent this long forces its connection to reconnect (klines push at least every 2 s)."""
     max_connection_age_s: float = Field(default=23 * 3600, gt=0)

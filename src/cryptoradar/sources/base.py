@@ -52,6 +52,16 @@ class TokenBucket:
         self._updated_s: float | None = None
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def at_most(cls, count: int, window_s: float) -> TokenBucket:
+        """A bucket that never admits more than `count` acquisitions in any `window_s` (wall seconds).
+
+        A bucket of burst b and rate r admits at most b + r x T in a window T, so r = (count - b) / window_s:
+        the burst lets a few through at once (start-up), the rate covers the rest of the window.
+        """
+        burst = max(1, min(20, count // 10))
+        return cls(max(count - burst, 1) / window_s, burst=burst)
+
     def _refill(self, now_s: float) -> None:
         if self._updated_s is not None:
             self._tokens = min(self.burst, self._tokens + (now_s - self._updated_s) * self.rate_per_s)

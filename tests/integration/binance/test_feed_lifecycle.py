@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
-from sim_feed import Collector, SimClock, sim_config, truth_opens
+from sim_feed import Collector, sim_config, truth_opens
 
 from conftest import eventually
 from cryptoradar.config.binance import BinanceConfig, MarketEndpoints, UniverseConfig
 from cryptoradar.core.clock import SystemClock
-from cryptoradar.events import Event, FeedStatus, Liquidation, Market, MarkPrice, StatusLevel, Trade
+from cryptoradar.events import (
+    BookTicker,
+    Event,
+    FeedStatus,
+    Liquidation,
+    Market,
+    MarkPrice,
+    StatusLevel,
+    Trade,
+)
 from cryptoradar.sim import SimOptions, Simulator
 from cryptoradar.sources.binance.feed import BinanceFeed
-from cryptoradar.sources.binance.pool import Route
+from cryptoradar.sources.binance.pool import Route, route_for
 
 
 async def test_futures_streams_use_their_routes_and_bars_arrive_once() -> None:
@@ -25,16 +34,22 @@ async def test_futures_streams_use_their_routes_and_bars_arrive_once() -> None:
             kinds.add(type(event))
             got(event)
 
-        config = sim_config(sim, futures_intervals=("1m",))
+        # bookTicker lives on /public, everything else on /market: the feed needs both kinds of connection.
+        streams = ("aggTrade", "markPrice@1s", "bookTicker")
+        config = sim_config(sim, futures_intervals=("1m",), futures_symbol_streams=streams)
         universe = UniverseConfig(min_avg_hourly_quote_volume=0, futures=True)
-        feed = BinanceFeed(config, universe, SimClock(sim), emit=emit)
+        feed = BinanceFeed(config, universe, sim.clock, emit=emit)
         await feed.start()
         try:
             futures = feed.market(Market.USDM)
             await eventually(lambda: len(futures.symbols) > 0, 10, "futures universe")
             assert all("_" not in s for s in futures.symbols)
             assert set(futures.symbols) <= set(sim.futures_symbols)
-            await eventually(lambda: {Trade, MarkPrice, Liquidation} <= kinds, 15, "futures event kinds")
+            await eventually(
+                lambda: {Trade, MarkPrice, Liquidation, BookTicker} <= kinds, 15, "futures event kinds"
+            )
+            for conn in futures.pool.connections:  # never a mixed connection
+                assert {route_for(Market.USDM, name) for name in conn.desired} == {conn.route}
             first_ms = sim.now_ms()
             await eventually(
                 lambda: all(
@@ -44,9 +59,11 @@ async def test_futures_streams_use_their_routes_and_bars_arrive_once() -> None:
                 "futures bars",
             )
             routes = {c.route for c in feed.state().markets[1].connections}
+            # One connect limiter for both markets: the per-IP attempt cap bounds their sum.
+            assert futures.pool.connect_limiter is feed.market(Market.SPOT).pool.connect_limiter
         finally:
             await feed.stop()
-        assert routes == {Route.MARKET}
+        assert routes == {Route.MARKET, Route.PUBLIC}
         assert sim.stats.futures.misrouted == 0
         for symbol in futures.symbols:
             opens = got.closed[(Market.USDM, symbol, "1m")]

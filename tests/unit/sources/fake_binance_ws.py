@@ -22,6 +22,8 @@ class ServerConn:
     streams: set[str] = field(default_factory=set)
     control_times_s: list[float] = field(default_factory=list)
     opened_s: float = field(default_factory=time.monotonic)
+    subscribed_s: float | None = None
+    """When the last SUBSCRIBE was ACKed: from then on the server delivers all of `streams`."""
     closed_s: float | None = None
 
 
@@ -93,6 +95,7 @@ class FakeBinanceWs:
                         continue
                     conn.streams.update(params)
                     self.subscribe_log.append((conn.path, params))
+                    conn.subscribed_s = time.monotonic()
                 elif msg["method"] == "UNSUBSCRIBE":
                     conn.streams.difference_update(params)
                 await ws.send(json.dumps({"result": None, "id": msg["id"]}))

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from fake_binance_ws import FakeBinanceWs
+from fake_binance_ws import FakeBinanceWs, ServerConn
 
 from conftest import eventually
 from cryptoradar.core.clock import SystemClock
@@ -164,12 +164,18 @@ async def test_server_shutdown_replaces_make_before_break(server: FakeBinanceWs)
         new = [c for c in server.conns if c is not old]
         assert len(new) == 1
         # the new connection was open and fully subscribed before the old one closed
-        assert new[0].opened_s < old.closed_s  # type: ignore[operator]
-        assert len(new[0].streams) == 5
+        assert_made_before_break(old, new[0], 5)
         assert pool.replacements_done == 1
         assert len(pool.connections) == 1
     finally:
         await pool.stop()
+
+
+def assert_made_before_break(old: ServerConn, new: ServerConn, streams: int) -> None:
+    assert old.closed_s is not None
+    assert new.subscribed_s is not None
+    assert new.subscribed_s < old.closed_s, "the successor carried every stream before the old one closed"
+    assert len(new.streams) == streams
 
 
 async def test_connection_age_triggers_replacement(server: FakeBinanceWs) -> None:
@@ -178,8 +184,14 @@ async def test_connection_age_triggers_replacement(server: FakeBinanceWs) -> Non
     pool.set_streams(kline_streams(2))
     await pool.start()
     try:
-        await eventually(lambda: pool.replacements_done >= 1, 5, "age replacement")
+        await eventually(lambda: pool.replacements_done >= 2, 10, "two age replacements")
         await eventually(lambda: len(server.open_conns()) == 1)
+        retired = [c for c in server.conns if c.closed_s is not None]
+        successors = server.conns[1 : len(retired) + 1]
+        for old, new in zip(retired, successors, strict=True):
+            assert_made_before_break(old, new, 2)
+        # Replacement is not a failure: no connection ever left CONNECTED for RECONNECTING.
+        assert not [s for s in got.status if s.state is ConnectionState.RECONNECTING]
     finally:
         await pool.stop()
 

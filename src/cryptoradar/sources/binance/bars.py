@@ -32,6 +32,7 @@ from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.metrics import BARS_CLOSED, BARS_DROPPED
+from cryptoradar.core.supervisor import spawn
 from cryptoradar.events import Bar, Market
 
 __all__ = [
@@ -319,13 +320,17 @@ class GapFiller:
         self.fetches = 0
 
     def check(self) -> None:
-        loop = asyncio.get_running_loop()
-        now_s = loop.time()
+        now_s = asyncio.get_running_loop().time()
         for item in self._closer.overdue(self._server_now_ms()):
             key = (item.symbol, item.interval)
             if key in self._in_flight or self._not_before_s.get(key, 0.0) > now_s:
                 continue
-            task = loop.create_task(self._fill(item), name=f"gapfill:{item.symbol}:{item.interval}")
+            task = spawn(
+                self._fill(item),
+                f"gapfill:{item.symbol}:{item.interval}",
+                symbol=item.symbol,
+                interval=item.interval,
+            )
             self._in_flight[key] = task
             task.add_done_callback(self._done_callback(key))
 

@@ -93,16 +93,23 @@ ProgressCallback = Callable[[Market, int, int], None]
 @contextmanager
 def rich_bootstrap_progress(console: Console | None = None) -> Iterator[ProgressCallback]:
     """A rich progress bar per market for the CLI: pass the yielded callback as `progress=` and keep the
-    block open until `wait_bootstrapped()` returns. Tests pass no callback and draw nothing."""
+    block open until `wait_bootstrapped()` returns. After the block the callback does nothing, so later
+    bootstraps (symbols joining the universe) draw no stale bar. Tests pass no callback and draw nothing."""
+    open_ = True
     with Progress(console=console, transient=True) as bar:
         tasks: dict[Market, TaskID] = {}
 
         def update(market: Market, done: int, total: int) -> None:
+            if not open_:
+                return
             if market not in tasks:
                 tasks[market] = bar.add_task(f"bootstrap {market.value} bars", total=total)
             bar.update(tasks[market], completed=done, total=total)
 
-        yield update
+        try:
+            yield update
+        finally:
+            open_ = False
 
 
 class MarketState(msgspec.Struct, frozen=True):
@@ -111,6 +118,7 @@ class MarketState(msgspec.Struct, frozen=True):
     streams: int
     connections: list[ConnectionInfo]
     rest_weight_used: int
+    """REST weight counted in the current exchange-clock minute."""
     rest_banned: bool
     bars_closed: int
     bars_held: int
@@ -165,6 +173,9 @@ class BinanceFeed:
         self.queue: BoundedEventQueue[Event] = BoundedEventQueue("binance", binance.queue_size)
         self._supervisor = TaskSupervisor("binance")
         self._delivery: asyncio.Task[None] | None = None
+        # One limiter for every connection of both markets: the attempt cap is per IP, and futures does not
+        # state its own, so the spot cap bounds the sum.
+        self._connect_limiter = connect_limiter(binance.connect_attempts_per_5min, 300.0)
         self._spot_universe = SpotUniverse(universe)
         self._futures_universe = FuturesUniverse(universe)
         self._markets: dict[Market, MarketFeed] = {Market.SPOT: self._build(Market.SPOT)}
@@ -238,7 +249,7 @@ class BinanceFeed:
                     len(feed.symbols),
                     len(feed.pool.streams),
                     feed.pool.info(),
-                    feed.rest.gate.used,
+                    feed.rest.gate.used_this_minute(),
                     feed.rest.banned_until_s > asyncio.get_running_loop().time(),
                     feed.closer.emitted_closed,
                     feed.closer.held_count(),
@@ -269,7 +280,6 @@ class BinanceFeed:
             backoff_initial_s=cfg.reconnect_initial_s,
             backoff_max_s=cfg.reconnect_max_s,
         )
-        limiter = connect_limiter(cfg.connect_attempts_per_5min, 300.0)
         closer = BarCloser(
             market,
             close_grace_ms=cfg.close_grace_ms,
@@ -278,7 +288,7 @@ class BinanceFeed:
         pool = StreamPool(
             pool_settings,
             clock=self.clock,
-            connect_limiter=limiter,
+            connect_limiter=self._connect_limiter,
             sink=self._make_sink(market, closer),
             publish_status=self._publish_status,
             on_connected=self._on_connected,

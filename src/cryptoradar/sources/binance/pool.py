@@ -37,6 +37,7 @@ from websockets.asyncio.client import ClientConnection
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
 from cryptoradar.core.metrics import FRAMES
+from cryptoradar.core.supervisor import spawn
 from cryptoradar.events import ConnectionState, Event, FeedStatus, Market
 from cryptoradar.sources.base import (
     ConnectionLost,
@@ -98,13 +99,8 @@ def is_scheduled(stream: str) -> bool:
 
 
 def connect_limiter(attempts: int, window_s: float) -> TokenBucket:
-    """A limiter that never lets more than `attempts` connects start in any `window_s` (on its own clock).
-
-    A bucket of burst b and rate r admits at most b + r x T in a window T, so r = (attempts - b) / window_s:
-    the burst lets a few connections open at once at start-up, the rate covers the rest of the window.
-    """
-    burst = max(1, min(20, attempts // 10))
-    return TokenBucket(max(attempts - burst, 1) / window_s, burst=burst)
+    """A limiter that never lets more than `attempts` connects start in any `window_s`."""
+    return TokenBucket.at_most(attempts, window_s)
 
 
 def control_batches(names: Iterable[str]) -> list[list[str]]:
@@ -204,8 +200,10 @@ class PooledConnection:
             self.pool.connect_limiter,
             unreachable_hint="Binance unreachable",
         )
-        self._task = asyncio.create_task(
-            run_reconnecting(self.machine, policy, self._session), name=f"ws:{self.connection_id}"
+        self._task = spawn(
+            run_reconnecting(self.machine, policy, self._session),
+            f"ws:{self.connection_id}",
+            connection_id=self.connection_id,
         )
 
     async def stop(self, timeout_s: float = 5.0) -> None:

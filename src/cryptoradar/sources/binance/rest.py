@@ -11,6 +11,7 @@ Contract:
 - 418: all REST for this market stops until `Retry-After` passes; requests fail fast with
   `RetryableError(retry_after_s)` and an operator-level `FeedStatus` is published once per ban.
   `Retry-After` is wall seconds (what to sleep), so these two waits use the event loop's clock.
+- fundingRate does not count against the weight; it is paced by its own bucket (480 per 5 min).
 - 5xx / network errors: retried with backoff; after `breaker_failures` consecutive 5xx the breaker opens
   for `breaker_cooldown_s` (requests fail fast), then lets one probe through (half-open).
 - Other 4xx: `PermanentError`.
@@ -35,6 +36,7 @@ from cryptoradar.core.clock import Clock
 from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.core.metrics import REST_REQUESTS, REST_WEIGHT_USED
 from cryptoradar.events import Bar, ConnectionState, FeedStatus, Market, StatusLevel, Ticker
+from cryptoradar.sources.base import TokenBucket
 from cryptoradar.sources.binance import wire
 from cryptoradar.sources.binance.bars import nominal_interval_ms
 from cryptoradar.sources.binance.checks import WireFormatError
@@ -61,6 +63,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MINUTE_MS = 60_000
+FUNDING_RATE_REQUESTS_PER_5MIN = 480
+"""fundingRate has its own 500 requests / 5 min / IP bucket and sends no weight header (sheet §5.5)."""
 _T = TypeVar("_T")
 
 
@@ -79,7 +83,8 @@ FUTURES_KLINES_LIMIT = 1000
 
 
 def request_weight(market: Market, endpoint: Endpoint, params: Mapping[str, str]) -> int:
-    """The documented request weight (fact sheet §5). fundingRate uses a separate 500/5 min bucket."""
+    """The documented request weight (fact sheet §5). fundingRate uses a separate 500/5 min bucket
+    (`BinanceRest.funding_bucket`), so it costs no weight here."""
     if endpoint is Endpoint.KLINES:
         if market is Market.SPOT:
             return 2
@@ -163,6 +168,11 @@ class WeightGate:
                 return
             await sleep_until_server_ms(self._server, (self._window + 1) * MINUTE_MS)
 
+    def used_this_minute(self) -> int:
+        """Weight counted in the current exchange-clock minute (0 once a quiet minute has begun)."""
+        self._roll()
+        return self.used
+
     def release(self, weight: int, header_used: int | None) -> None:
         self.in_flight -= min(weight, self.budget)
         self._roll()
@@ -244,6 +254,7 @@ class BinanceRest:
         self.server = ServerClock(clock)
         self.gate = WeightGate(settings.market, settings.weight_budget_per_min, self.server)
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
+        self.funding_bucket = TokenBucket.at_most(FUNDING_RATE_REQUESTS_PER_5MIN, 300.0)
         self._clock = clock
         self._publish = publish_status
         self._session: aiohttp.ClientSession | None = None
@@ -383,6 +394,8 @@ class BinanceRest:
             await asyncio.sleep(self.blocked_until_s - loop.time())
         self.breaker.before()
         weight = request_weight(self.market, endpoint, params)
+        if endpoint is Endpoint.FUNDING_RATE:
+            await self.funding_bucket.acquire()
         await self.gate.reserve(weight)
         session = self._session
         if session is None:
