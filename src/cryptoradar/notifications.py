@@ -7,7 +7,7 @@ neither imports the other. A sink reports failure by raising `core.errors.Retrya
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -51,3 +51,13 @@ class Sink(Protocol):
     async def send(self, notification: Notification) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ServerPacedSink(Protocol):
+    """A sink whose remote says when the next request may go (Discord's `X-RateLimit-Remaining: 0` with
+    `X-RateLimit-Reset-After`); the delivery worker waits that long on top of its own limits, so a
+    remote bucket smaller than the configured one costs a wait, not a 429."""
+
+    @property
+    def next_allowed_in_s(self) -> float: ...

@@ -120,6 +120,8 @@ class FakeDiscord(ServedFake):
         self.bucket_window_s = bucket_window_s
         self.messages: list[ReceivedDiscordMessage] = []
         self.requests = 0
+        self.arrivals_s: list[float] = []
+        """`time.monotonic()` at each request's arrival, in order."""
         self.rate_limit_violations = 0
         self.last_retry_after_s: float | None = None
         self._webhooks: dict[str, _Webhook] = {}
@@ -161,6 +163,7 @@ class FakeDiscord(ServedFake):
 
     async def _execute(self, request: web.Request) -> web.Response:
         self.requests += 1
+        self.arrivals_s.append(time.monotonic())
         webhook = self._webhooks.get(request.match_info["webhook_id"])
         if webhook is None or webhook.deleted:
             return _error(404, 10015, "Unknown Webhook")

@@ -153,6 +153,8 @@ class FakeTelegram(ServedFake):
         self.per_chat_window_s = per_chat_window_s
         self.messages: list[ReceivedTelegramMessage] = []
         self.requests = 0
+        self.arrivals_s: list[float] = []
+        """`time.monotonic()` at each request's arrival, in order."""
         self.rate_limit_violations = 0
         self._tokens: set[str] = set()
         self._chats: dict[str, _Chat] = {}
@@ -195,6 +197,7 @@ class FakeTelegram(ServedFake):
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests += 1
+        self.arrivals_s.append(time.monotonic())
         if request.match_info["token"] not in self._tokens:
             return _reply(401, "Unauthorized")
         if request.match_info["method"] != "sendMessage":

@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 from conftest import eventually
-from cryptoradar.alerts.service import AlertService
 from cryptoradar.config.alerts import AlertsConfig
 from cryptoradar.core.clock import SystemClock
 from cryptoradar.core.errors import RetryableError
 from cryptoradar.events import Market
 from cryptoradar.sim import Fault, FaultKind, SimOptions, Simulator
-from cryptoradar.sinks import build_sink
 from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
-from cryptoradar.storage.sqlite import SqliteStore
+from fakes.alerts import running_service
 from fakes.smtp import Inbox, plain_smtp
 
 
@@ -54,13 +52,8 @@ async def test_rest_ban_reaches_the_operator_by_email_and_log_once(
             "fallback_channels": ["oplog", "email"],
         }
     )
-    sinks = {name: build_sink(name, channel) for name, channel in config.channels.items()}
-    store = SqliteStore(tmp_path / "alerts.db")
-    await store.open()
-    service = AlertService(config, store, sinks, SystemClock())
-    await service.start()
     opts = SimOptions(seed=9, symbols=5, acceleration=60.0, intervals=("1m",), futures_symbols=1)
-    try:
+    async with running_service(config, tmp_path / "alerts.db") as (service, store):
         async with Simulator(opts) as sim:
             rest = BinanceRest(
                 RestSettings(Market.SPOT, sim.spot_rest_url, 4800), SystemClock(), service.on_feed_status
@@ -74,9 +67,6 @@ async def test_rest_ban_reaches_the_operator_by_email_and_log_once(
         await eventually(lambda: log_path.exists() and log_path.read_text().strip() != "", what="log line")
         # Sent straight to the fallback sinks, not through the outbox: it must not need a writable store.
         assert await store.list_alerts() == []
-    finally:
-        await service.stop(2.0)
-        await store.close()
 
     [message] = mailbox.messages
     assert message["Subject"].startswith("[CRITICAL]")

@@ -3,7 +3,8 @@
 Each channel has its own worker task, so a slow or dead channel never delays another. Inside a channel:
 - alerts queue in a `DeliveryQueue` (group wait, then highest severity / oldest first, with the other
   ready alerts of its group up to `max_batch`), which the sink's `pack()` splits into requests;
-- every request takes a token from the channel's rate limiter first;
+- every request waits for the channel's rate limiter (which counts it once its reply is in) and, for a
+  sink whose remote announces its bucket (`ServerPacedSink`), for the remote's reset too;
 - success is recorded (`mark_sent`) before the next request; a retryable error (or a send exceeding the
   channel's `send_timeout_s`) pauses the whole channel for the remote's `retry_after`, else for the next
   capped backoff delay, and keeps the alerts queued; a permanent error fails the channel: its pending
@@ -11,11 +12,14 @@ Each channel has its own worker task, so a slow or dead channel never delays ano
 - a store write that fails (recording sent, retry or failed) is reported to `on_store_result` and the
   worker carries on from its in-memory state: an alert sent but not recorded as sent is resent at most
   once after a restart, which the outbox contract already allows.
+- a retracted alert (`retract`: a reorg removed its trade) that has not started to send is dropped from
+  the queue or the batch and its delivery closed; one being sent is never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 
@@ -32,7 +36,7 @@ from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.metrics import ALERTS, BAR_CLOSE_TO_DELIVERED_S, REGISTRY
 from cryptoradar.events import Signal
-from cryptoradar.notifications import Notification, RenderedAlert, Sink
+from cryptoradar.notifications import Notification, RenderedAlert, ServerPacedSink, Sink
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +64,9 @@ class ChannelStatus(msgspec.Struct, frozen=True):
     retries: int
     last_error: str
 
+
+RETRACTED_BEFORE_DELIVERY = "retracted before delivery"
+"""The last error of a delivery closed unsent because its alert was retracted (a reorged trade)."""
 
 Render = Callable[[Signal, int, Sequence[str]], RenderedAlert]
 """(signal, alert_id, context lines) -> the alert in this channel's format."""
@@ -90,6 +97,7 @@ class ChannelWorker:
         channel: str,
         render: Render,
         clock: Clock,
+        market_clock: Clock | None = None,
         limiter: RateLimiter,
         backoff: Backoff,
         on_disabled: Callable[[str, str], Awaitable[None]],
@@ -101,15 +109,16 @@ class ChannelWorker:
         self.name = channel
         """The configured channel name (deliveries are keyed by it, whatever the sink calls itself)."""
         self._sink = sink
+        self._paced = sink if isinstance(sink, ServerPacedSink) else None
         self._store = store
         self._render = render
         self._clock = clock
+        self._market_clock = market_clock or clock
         self._limiter = limiter
         self._backoff = backoff
         self._on_disabled = on_disabled
         self._on_store_result = on_store_result
         self._send_timeout_s = send_timeout_s
-        self._max_batch = max_batch
         self._sleep = sleep
         self._queue = DeliveryQueue(max_batch)
         self._wake = asyncio.Event()
@@ -118,6 +127,10 @@ class ChannelWorker:
         self._paused_until_ns = 0
         self._busy = False
         self._flushing = False
+        self._taken: dict[int, QueuedDelivery] = {}
+        """The batch being delivered, minus what is sent or retracted (by alert id)."""
+        self._in_flight: frozenset[int] = frozenset()
+        """The alerts of the request being sent now, until its outcome is recorded."""
         self.state = ChannelState.ACTIVE
         self._sent = 0
         self._retries = 0
@@ -140,6 +153,29 @@ class ChannelWorker:
         self._flushing = True
         self._queue.flush()
         self._wake.set()
+
+    async def retract(self, alert_id: int) -> bool:
+        """The alert was retracted (a reorg removed its trade) while its delivery here is pending in the
+        store. Returns whether the original may have reached the channel, so a correction must follow:
+        - queued (waiting out its group, paused for a retry, or taken and waiting for a rate-limit slot):
+          it is dropped and its delivery closed for good -> False;
+        - being sent right now: it goes or not, but is never retried -> True;
+        - not held here (sent, but recording it failed): its delivery is closed so a restart does not
+          resend it -> True.
+        The decision is taken before the first await, so the worker cannot send it meanwhile."""
+        if self._queue.remove(alert_id) or (alert_id not in self._in_flight and alert_id in self._taken):
+            self._taken.pop(alert_id, None)
+            self._wake.set()  # the loop re-reads the queue (it may be empty now: idle)
+            await self._close_retracted([alert_id], RETRACTED_BEFORE_DELIVERY)
+            return False
+        if alert_id in self._in_flight:
+            self._taken.pop(alert_id, None)  # `_send_in_turn` then closes it instead of retrying
+            return True
+        await self._store_write(
+            self._store.mark_retracted(self.name, [alert_id], "retracted; the original was not queued"),
+            "retracted",
+        )
+        return True
 
     @property
     def idle(self) -> bool:
@@ -209,34 +245,72 @@ class ChannelWorker:
         self._wake.clear()
 
     async def _deliver(self, batch: list[QueuedDelivery]) -> None:
-        by_alert = {item.alert_id: item for item in batch}
-        notifications = self._sink.pack([self._render_one(item) for item in batch])
-        for index, notification in enumerate(notifications):
-            items = [by_alert[a.alert_id] for a in notification.alerts if a.alert_id in by_alert]
-            while (wait_ns := self._limiter.acquire(self._clock.now_ns())) > 0:
-                await self._sleep(wait_ns / _NS_PER_S)
+        self._taken = {item.alert_id: item for item in batch}
+        try:
+            notifications = self._sink.pack([self._render_one(item) for item in batch])
+            if len(notifications) > 1 and self._queue.has_ready_in(batch[0].group_key):
+                # The group is larger than one batch: the last, possibly part-filled message waits for the
+                # rest of its group, so the group as a whole still goes out in the fewest messages.
+                self._queue.requeue([self._taken.pop(a.alert_id) for a in notifications.pop().alerts])
+            await self._send_in_turn(deque(notifications))
+        finally:
+            self._taken = {}
+            self._in_flight = frozenset()
+
+    async def _send_in_turn(self, notifications: deque[Notification]) -> None:
+        while notifications:
+            await self._wait_for_send_slot()
+            notification = notifications.popleft()
+            # Alerts retracted while this waited (for its slot, or behind an earlier request) must not go.
+            kept = [a for a in notification.alerts if a.alert_id in self._taken]
+            if not kept:
+                continue
+            if len(kept) < len(notification.alerts):
+                notification, *rest = self._sink.pack(kept)
+                notifications.extendleft(reversed(rest))
+            items = [self._taken[a.alert_id] for a in notification.alerts]
+            self._in_flight = frozenset(i.alert_id for i in items)
             error = await self._send(notification)
+            self._limiter.record(self._clock.now_ns())
             if error is None:
                 await self._record_sent(items)
+                for item in items:
+                    self._taken.pop(item.alert_id, None)
+                self._in_flight = frozenset()
                 continue
-            unsent = [
-                by_alert[a.alert_id]
-                for n in notifications[index:]
-                for a in n.alerts
-                if a.alert_id in by_alert
-            ]
+            # Retracted during this send: the remote may have it (a timeout tells nothing), so the
+            # service has sent a correction; never retry it. Everything else still taken is retried.
+            retracted = [i for i in items if i.alert_id not in self._taken]
+            self._in_flight = frozenset()  # failed: a retraction from now on finds them unsent, to drop
+            if retracted:
+                await self._close_retracted(
+                    [i.alert_id for i in retracted], f"retracted during a failed send: {error}"
+                )
             if isinstance(error, PermanentError):
                 await self._disable(str(error))
             else:
-                await self._schedule_retry(unsent, error)
+                await self._schedule_retry(list(self._taken.values()), error)
             return
+
+    async def _wait_for_send_slot(self) -> None:
+        while (wait_ns := self._limiter.wait_ns(self._clock.now_ns())) > 0:
+            await self._sleep(wait_ns / _NS_PER_S)
+        if self._paced is not None and (remote_wait_s := self._paced.next_allowed_in_s) > 0:
+            await self._sleep(remote_wait_s)
 
     def _render_one(self, item: QueuedDelivery) -> RenderedAlert:
         try:
-            return self._render(item.signal, item.alert_id, item.context)
+            with structlog.contextvars.bound_contextvars(alert_id=item.alert_id):
+                return self._render(item.signal, item.alert_id, item.context)
         except Exception as e:
             if self._render_errors.should_log(f"{item.signal.kind}:{type(e).__name__}"):
-                log.error("alert_render_failed", channel=self.name, kind=item.signal.kind, error=repr(e))
+                log.error(
+                    "alert_render_failed",
+                    channel=self.name,
+                    kind=item.signal.kind,
+                    alert_id=item.alert_id,
+                    error=repr(e),
+                )
             RENDER_ERRORS.labels(channel=self.name).inc()
             return fallback_render(item.signal, item.alert_id)
 
@@ -272,8 +346,11 @@ class ChannelWorker:
         self._sent += len(items)
         ALERTS.labels(channel=self.name, outcome="sent").inc(len(items))
         latency = BAR_CLOSE_TO_DELIVERED_S.labels(channel=self.name)
+        market_now_ns = self._market_clock.now_ns()
         for item in items:
-            latency.observe(max(0.0, (now_ns - item.signal.window_end_ms * 1_000_000) / _NS_PER_S))
+            # In wall seconds, also when the market is a simulated exchange on an accelerated clock.
+            age_ns = market_now_ns - item.signal.window_end_ms * 1_000_000
+            latency.observe(max(0.0, age_ns / _NS_PER_S / self._market_clock.rate))
 
     async def _schedule_retry(self, items: list[QueuedDelivery], error: Exception) -> None:
         retry_after_s = error.retry_after_s if isinstance(error, RetryableError) else None
@@ -283,16 +360,22 @@ class ChannelWorker:
         self._last_error = str(error)
         self._retries += len(items)
         ALERTS.labels(channel=self.name, outcome="retry").inc(len(items))
+        # Back in the queue before the store write, so a retraction arriving meanwhile finds them there.
+        self._queue.requeue(items)
         await self._store_write(
             self._store.mark_retry(
                 self.name, [i.alert_id for i in items], self._last_error, self._paused_until_ns
             ),
             "retry",
         )
-        self._queue.requeue(items)
         log.warning(
             "alert_delivery_retry", channel=self.name, delay_s=round(delay_s, 3), error=self._last_error
         )
+
+    async def _close_retracted(self, alert_ids: list[int], reason: str) -> None:
+        ALERTS.labels(channel=self.name, outcome="retracted").inc(len(alert_ids))
+        await self._store_write(self._store.mark_retracted(self.name, alert_ids, reason), "retracted")
+        log.info("alert_delivery_retracted", channel=self.name, alert_ids=alert_ids, reason=reason)
 
     async def _disable(self, error: str) -> None:
         self.state = ChannelState.FAILED

@@ -1,17 +1,27 @@
 """Context lines added to an alert: regime, co-moving symbols, spread, funding, hit rate.
 
 An `Enricher` is pure and synchronous: it is fed events as they flow (`observe`) and asked for lines
-when an alert is rendered. Staleness is judged on event time, never wall time.
+when an alert is rendered. Staleness is judged on event time, never wall time. The hit rate of similar
+setups comes from backtest statistics, which the app loads and plugs in as `hit_rate` (this layer may
+not import the backtest); without them the line says "n/a".
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol
 
 from cryptoradar.events import BookTicker, Direction, MarkPrice, Signal
 
 _NS_PER_S = 1_000_000_000
+
+HitRateLine = Callable[[Signal], str]
+"""signal -> its "Hit rate of similar setups ..." context line."""
+
+
+def no_hit_rate(_signal: Signal) -> str:
+    return "Hit rate of similar setups: n/a"
 
 
 class Enricher(Protocol):
@@ -23,7 +33,14 @@ class Enricher(Protocol):
 class MarketContextEnricher:
     """Keeps the latest spread and funding per symbol and recent signals for co-movement."""
 
-    def __init__(self, *, co_move_window_s: float = 300.0, stale_after_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        co_move_window_s: float = 300.0,
+        stale_after_s: float = 120.0,
+        hit_rate: HitRateLine = no_hit_rate,
+    ) -> None:
+        self.hit_rate = hit_rate
         self._co_move_window_ns = int(co_move_window_s * _NS_PER_S)
         self._stale_after_ns = int(stale_after_s * _NS_PER_S)
         self._spread_bps: dict[str, tuple[float, int]] = {}
@@ -74,5 +91,5 @@ class MarketContextEnricher:
         funding = self._fresh(self._funding.get(signal.symbol), at_ns)
         if funding is not None:
             lines.append(f"Funding: {funding * 100:+.4f}%")
-        lines.append("Hit rate of similar setups: n/a")
+        lines.append(self.hit_rate(signal))
         return lines

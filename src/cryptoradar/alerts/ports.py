@@ -119,6 +119,12 @@ class AlertStore(Protocol):
         """Fail every pending delivery of `channel`; returns how many."""
         ...
 
+    async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:
+        """Close these pending deliveries for good without sending them (their alert was retracted):
+        state `failed` with `reason` as the last error, so a restart does not resume them and the history
+        shows why. Deliveries no longer pending are left alone. Returns how many were closed."""
+        ...
+
     async def pending_deliveries(self) -> Sequence[PendingDeliveryRow]:
         """Every pending delivery with its alert, oldest first (what a restart resumes)."""
         ...

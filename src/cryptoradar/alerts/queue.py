@@ -26,6 +26,8 @@ class QueuedDelivery:
     signal: Signal
     context: tuple[str, ...]
     group_key: str
+    seq: int = -1
+    """Arrival order, set when first ready and kept on requeue so a retried alert keeps its place."""
 
 
 class DeliveryQueue:
@@ -57,7 +59,9 @@ class DeliveryQueue:
             heapq.heappush(self._waiting, (deadline, next(self._seq), item))
 
     def _make_ready(self, item: QueuedDelivery) -> None:
-        priority = (-item.signal.severity.rank, item.signal.ts_event_ns, next(self._seq))
+        if item.seq < 0:
+            item.seq = next(self._seq)
+        priority = (-item.signal.severity.rank, item.signal.ts_event_ns, item.seq)
         group = self._groups.setdefault(item.group_key, [])
         heapq.heappush(group, (priority, item))
         if group[0][0] == priority:
@@ -65,7 +69,8 @@ class DeliveryQueue:
         self._ready_count += 1
 
     def requeue(self, items: list[QueuedDelivery]) -> None:
-        """Put back alerts that failed to send; they are ready again at once (the caller paces retries)."""
+        """Put back alerts taken but not sent; they are ready again at once, in their old place (the
+        caller paces retries)."""
         for item in items:
             self._make_ready(item)
 
@@ -83,6 +88,9 @@ class DeliveryQueue:
             self._make_ready(heapq.heappop(self._waiting)[2])
         self._group_deadline_ns.clear()
 
+    def has_ready_in(self, group_key: str) -> bool:
+        return bool(self._groups.get(group_key))
+
     def take_batch(self) -> list[QueuedDelivery]:
         """The best ready group's alerts (up to max_batch), best first. Requires `has_ready`."""
         while True:
@@ -97,6 +105,37 @@ class DeliveryQueue:
             del self._groups[key]
         self._ready_count -= len(batch)
         return batch
+
+    def remove(self, alert_id: int) -> bool:
+        """Take a queued alert out, waiting or ready; False when it is not queued. O(n): it serves rare
+        retractions (a reorged trade), never the delivery path."""
+        for index, (_, _, item) in enumerate(self._waiting):
+            if item.alert_id == alert_id:
+                del self._waiting[index]
+                heapq.heapify(self._waiting)
+                return True
+        found = next(
+            (
+                (key, index)
+                for key, group in self._groups.items()
+                for index, (_, item) in enumerate(group)
+                if item.alert_id == alert_id
+            ),
+            None,
+        )
+        if found is None:
+            return False
+        key, index = found
+        group = self._groups[key]
+        del group[index]
+        heapq.heapify(group)
+        self._ready_count -= 1
+        if not group:
+            del self._groups[key]
+        elif index == 0:
+            # The group's best alert left; its `_order` entry is now skipped as stale, so add the new best.
+            heapq.heappush(self._order, (group[0][0], key))
+        return True
 
     def clear(self) -> int:
         dropped = len(self)

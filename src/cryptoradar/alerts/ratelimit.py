@@ -4,6 +4,11 @@ Each window is a sliding log of the last `limit` send times: a send is allowed w
 is at least `window_s` old, so no span of `window_s` ever holds more than `limit` sends. (A token bucket
 of `limit` tokens refilled over `window_s` lets nearly 2x `limit` through in the first window after an
 idle spell, which is exactly what trips Discord's 5-per-2-s webhook bucket.)
+
+The caller asks `wait_ns` before a send and calls `record` once the reply is in: the remote saw the
+request no later than that, so spacing counted from replies holds on the remote's clock too, whatever
+the network jitter (counting from the moment of sending lets a slow first request and a fast later one
+land inside one of the remote's windows).
 """
 
 from __future__ import annotations
@@ -42,11 +47,11 @@ class RateLimiter:
     def __init__(self, windows: Sequence[RateLimitWindow]) -> None:
         self._windows = [SlidingWindow(w.limit, w.window_s) for w in windows]
 
-    def acquire(self, now_ns: int) -> int:
-        """Record a send at `now_ns` and return 0, or record nothing and return the wait in ns."""
-        wait = max((w.wait_ns(now_ns) for w in self._windows), default=0)
-        if wait:
-            return wait
+    def wait_ns(self, now_ns: int) -> int:
+        """Nanoseconds until one more send fits every window (0: now)."""
+        return max((w.wait_ns(now_ns) for w in self._windows), default=0)
+
+    def record(self, now_ns: int) -> None:
+        """Count a send whose reply arrived at `now_ns` (successful or not: the remote counted it)."""
         for window in self._windows:
             window.record(now_ns)
-        return 0

@@ -95,6 +95,7 @@ class AlertService:
         sinks: Mapping[str, Sink],
         clock: Clock,
         *,
+        market_clock: Clock | None = None,
         renderer: Renderer | None = None,
         enricher: Enricher | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -104,6 +105,8 @@ class AlertService:
         self._store = store
         self._sinks = dict(sinks)
         self._clock = clock
+        # Bar close times are on the market's clock; only the bar close -> delivered metric reads it.
+        self._market_clock = market_clock or clock
         self._renderer = renderer or Renderer(config.templates_dir)
         self.enricher: Enricher = enricher or MarketContextEnricher()
         self._sleep = sleep
@@ -149,6 +152,7 @@ class AlertService:
                 channel=name,
                 render=self._render_for(channel.type),
                 clock=self._clock,
+                market_clock=self._market_clock,
                 limiter=RateLimiter(windows),
                 backoff=Backoff(self._config.retry_initial_s, self._config.retry_max_s, rng=self._rng),
                 on_disabled=self._on_channel_disabled,
@@ -159,7 +163,7 @@ class AlertService:
             )
         await self._resume_pending()
         for name, worker in self._workers.items():
-            self._supervisor.start(worker.run(), f"deliver:{name}")
+            self._supervisor.start(worker.run(), f"deliver:{name}", channel=name)
         self._supervisor.start(self._retention_loop(), "retention")
         self._supervisor.start(self._silence_refresh_loop(), "silence-refresh")
         self._supervisor.start(self._operator.run_poller(), "operator-poll")
@@ -239,8 +243,9 @@ class AlertService:
         return alert_id
 
     async def submit_wallet_trade(self, trade: WalletTrade) -> AlertId | None:
-        """One alert per (chain, tx_hash, log_index). A `removed` trade yields a correction, sent only to the
-        channels that already delivered the original (nothing when it was never sent)."""
+        """One alert per (chain, tx_hash, log_index). A `removed` trade retracts it: on each channel, an
+        original not yet sent never will be (its delivery is closed, nothing is sent there), and one sent
+        or being sent gets a correction. Returns the correction's id, None when no channel needs one."""
         if not trade.removed:
             self._require_running()
             signal = wallet_signal(trade)
@@ -259,19 +264,28 @@ class AlertService:
         original = await self._store.find_alert(wallet_signature(trade))
         if original is None:
             return None
-        sent = {d.channel for d in await self._store.deliveries(original.id) if d.state == "sent"}
+        reached = await self._retract(original.id)
         correction = wallet_signal(trade, correction=True)
-        targets = [
-            RouteTarget(c, f"correction|{c}", 0.0)
-            for c in sorted(sent)
-            if c in self._workers and self._workers[c].state is not ChannelState.FAILED
-        ]
+        targets = [RouteTarget(c, f"correction|{c}", 0.0) for c in sorted(reached) if self._is_alive(c)]
         if not targets:
             return None
         alert_id = await self._persist(correction, wallet_signature(trade, correction=True), targets, None)
         if alert_id is not None:
             self._enqueue(alert_id, correction, targets, ())
         return alert_id
+
+    async def _retract(self, alert_id: int) -> set[str]:
+        """Stop the retracted alert's pending deliveries; returns the channels it may have reached (sent,
+        or being sent right now), which get the correction. The channel's worker decides for a pending
+        one, in memory, so the store's possibly stale state cannot let the original slip out uncorrected."""
+        reached: set[str] = set()
+        for delivery in await self._store.deliveries(alert_id):
+            worker = self._workers.get(delivery.channel)
+            if delivery.state == "sent" or (
+                delivery.state == "pending" and worker is not None and await worker.retract(alert_id)
+            ):
+                reached.add(delivery.channel)
+        return reached
 
     def _require_running(self) -> None:
         if not self._accepting:
@@ -434,7 +448,16 @@ class AlertService:
     async def _retention_loop(self) -> None:
         while True:
             await self._sleep(self._config.retention_interval_s)
-            await self.purge()
+            try:
+                await self.purge()
+            except Exception as e:
+                # Try again next interval: a busy or briefly unreachable store must not end the schedule.
+                # A store that keeps failing is an operator incident like any other failed write.
+                self._on_store_result(e)
+                if self._log_once.should_log(f"purge:{type(e).__name__}"):
+                    log.warning("alerts_purge_failed", error=repr(e))
+            else:
+                self._on_store_result(None)
 
     async def purge(self) -> int:
         """Delete alerts older than `retention_days` (never ones still pending) and ended silences."""

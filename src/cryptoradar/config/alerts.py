@@ -238,6 +238,17 @@ class OperatorAlertsConfig(Section):
     """Attempts per fallback channel for one operator notice (transient errors, with backoff)."""
 
 
+class EnrichmentConfig(Section):
+    """Context added to each alert (see `alerts.enrich`)."""
+
+    hit_rates_db: Path | None = None
+    """SQLite file written by `cryptoradar backtest --stats-db`; None or missing: the hit rate is "n/a"."""
+    hit_rate_horizon: str = "1h"
+    """Which backtest horizon the "hit rate of similar setups" line quotes (one the backtest scored)."""
+    hit_rate_min_signals: int = Field(default=20, ge=1)
+    """Fewer scored signals than this, even after rolling up symbol group and setup bucket: "n/a"."""
+
+
 class AlertsConfig(Section):
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
     routes: tuple[RouteConfig, ...] = ()
@@ -261,6 +272,7 @@ class AlertsConfig(Section):
     """How often a running service reloads silences from the store, so ones made by the CLI or another
     instance take effect without a restart."""
     operator: OperatorAlertsConfig = Field(default_factory=OperatorAlertsConfig)
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
     templates_dir: Path | None = None
     """Overrides: `<kind>.<channel_type>.j2`, `<kind>.j2` or `default.j2` found here win over the packaged ones."""
 

@@ -179,6 +179,16 @@ class PostgresStore:
         )
         return _count(status)
 
+    async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:
+        status = await self._db.execute(
+            "UPDATE deliveries SET state = 'failed', last_error = $1"
+            " WHERE alert_id = ANY($2::bigint[]) AND channel = $3 AND state = 'pending'",
+            reason,
+            list(alert_ids),
+            channel,
+        )
+        return _count(status)
+
     async def pending_deliveries(self) -> list[StoredPendingDelivery]:
         rows = await self._db.fetch(
             "SELECT d.alert_id, d.channel, d.attempts, a.created_at_ns, a.payload FROM deliveries d"

@@ -267,6 +267,19 @@ class SqliteStore:
 
         return await self._write(op)
 
+    async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:
+        rows = [(reason, alert_id, channel) for alert_id in alert_ids]
+
+        def op(db: sqlite3.Connection) -> int:
+            cur = db.executemany(
+                "UPDATE deliveries SET state = 'failed', last_error = ?"
+                " WHERE alert_id = ? AND channel = ? AND state = 'pending'",
+                rows,
+            )
+            return cur.rowcount
+
+        return await self._write(op)
+
     async def pending_deliveries(self) -> list[StoredPendingDelivery]:
         def op(db: sqlite3.Connection) -> list[StoredPendingDelivery]:
             rows = db.execute(

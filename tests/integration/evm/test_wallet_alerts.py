@@ -130,6 +130,31 @@ async def test_reorged_trade_sends_a_correction_and_executor_gets_both(
     assert len({b["event_id"] for b in receiver.bodies}) == 2
 
 
+async def test_trade_reorged_out_during_its_group_wait_is_never_sent(
+    fake_node: tuple[FakeNode, Server], wallet_env: WalletEnvFactory
+) -> None:
+    node, server = fake_node
+    env = await wallet_env(fake_evm_config(server), group_wait_s=3600)  # the original waits its group
+    await env.ready()
+    await eventually(lambda: len(node.subs) >= 2, what="subscriptions")
+    tx = "0x" + "ef" * 32
+
+    await node.push_log(tx, 0x11, removed=False)
+    await eventually(lambda: env.path.state().alerts == 1, what="original alert queued")
+    await node.push_log(tx, 0x11, removed=True)
+    await eventually(lambda: env.path.state().trades == 2, what="retraction handled")
+
+    (row,) = await env.alerts.list_alerts()
+    assert [(d.channel, d.state, d.last_error) for d in await env.store.deliveries(row.id)] == [
+        ("trader", "failed", "retracted before delivery")
+    ]
+    assert env.alerts.channel_states()["trader"].queued == 0
+    assert await env.store.pending_deliveries() == []
+    assert env.path.state().corrections == 0
+    assert env.trader.alerts == []
+    assert env.ops.alerts == []
+
+
 async def test_websocket_down_too_long_raises_one_operator_alert_and_its_resolution(
     fake_node: tuple[FakeNode, Server], wallet_env: WalletEnvFactory
 ) -> None:

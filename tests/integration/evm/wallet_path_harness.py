@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -61,16 +62,17 @@ class WalletEnv:
         await eventually(ok, timeout_s=timeout_s, what="wallet path ready")
 
 
-WalletEnvFactory = Callable[[EvmConfig], Awaitable[WalletEnv]]
+class WalletEnvFactory(Protocol):
+    def __call__(self, evm: EvmConfig, *, group_wait_s: float = 0.0) -> Awaitable[WalletEnv]: ...
 
 
-def settings_for(evm: EvmConfig, db_path: Path) -> Settings:
+def settings_for(evm: EvmConfig, db_path: Path, group_wait_s: float = 0.0) -> Settings:
     alerts = AlertsConfig.model_validate(
         {
             "channels": {"trader": {"type": "log"}, "ops": {"type": "log"}},
             "default_channels": ["trader"],
             "fallback_channels": ["ops"],
-            "group_wait_s": 0,
+            "group_wait_s": group_wait_s,
         }
     )
     return Settings(evm=evm, alerts=alerts, storage=StorageConfig(sqlite_path=db_path))
@@ -78,11 +80,12 @@ def settings_for(evm: EvmConfig, db_path: Path) -> Settings:
 
 @pytest.fixture
 async def wallet_env(tmp_path: Path) -> AsyncIterator[WalletEnvFactory]:
-    """wallet_env(evm_config) -> a started AlertService + WalletPath sharing one SQLite file."""
+    """wallet_env(evm_config) -> a started AlertService + WalletPath sharing one SQLite file (alerts are
+    sent at once unless `group_wait_s` holds them)."""
     envs: list[WalletEnv] = []
 
-    async def start(evm: EvmConfig) -> WalletEnv:
-        settings = settings_for(evm, tmp_path / "cryptoradar.db")
+    async def start(evm: EvmConfig, *, group_wait_s: float = 0.0) -> WalletEnv:
+        settings = settings_for(evm, tmp_path / "cryptoradar.db", group_wait_s)
         clock = SystemClock()
         store = SqliteStore(settings.storage.sqlite_path, clock=clock)
         await store.open()

@@ -63,6 +63,25 @@ class HangingSink(RecordingSink):
         await super().send(notification)
 
 
+class PacedSink(RecordingSink):
+    """Its remote announces after every reply that the next request may come only `pace_s` later (the way
+    Discord's `X-RateLimit-Reset-After` does when the bucket is empty)."""
+
+    def __init__(self, name: str, *, pace_s: float, now_ns: Callable[[], int]) -> None:
+        super().__init__(name, per_request=1, now_ns=now_ns)
+        self._pace_ns = int(pace_s * 1e9)
+        self._clock_ns = now_ns
+        self._free_at_ns = 0
+
+    @property
+    def next_allowed_in_s(self) -> float:
+        return max(0, self._free_at_ns - self._clock_ns()) / 1e9
+
+    async def send(self, notification: Notification) -> None:
+        await super().send(notification)
+        self._free_at_ns = self._clock_ns() + self._pace_ns
+
+
 def retryable(retry_after_s: float | None = None) -> RetryableError:
     return RetryableError("503 Service Unavailable", retry_after_s)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from signals import T0_NS, S, make_signal
-from sinks import RecordingSink, permanent, retryable
+from sinks import PacedSink, RecordingSink, permanent, retryable
 from vtime import VirtualTime
 
 from conftest import eventually
-from cryptoradar.alerts.delivery import ChannelState, ChannelWorker
+from cryptoradar.alerts.delivery import RETRACTED_BEFORE_DELIVERY, ChannelState, ChannelWorker
 from cryptoradar.alerts.queue import QueuedDelivery
 from cryptoradar.alerts.ratelimit import RateLimiter
 from cryptoradar.alerts.render import Renderer
@@ -144,6 +144,17 @@ async def test_retry_after_is_honoured_exactly(store: SqliteStore) -> None:
     await h.close()
 
 
+async def test_the_remotes_announced_reset_is_waited_out_on_top_of_the_limiter(store: SqliteStore) -> None:
+    vt = VirtualTime(T0_NS)
+    sink = PacedSink("discord", pace_s=3.0, now_ns=vt.clock.now_ns)
+    h = Harness(store, sink, vt, limit_per_s=100)  # the configured limit alone would send all at once
+    ids = [await h.add(Severity.HIGH) for _ in range(3)]
+    await h.advance(10)
+    assert sink.alert_ids == ids
+    assert [t - T0_NS for t, _ in sink.attempts] == [0, 3 * S, 6 * S]
+    await h.close()
+
+
 async def test_group_is_one_batch_split_by_pack(store: SqliteStore) -> None:
     vt = VirtualTime(T0_NS)
     sink = RecordingSink("mail", per_request=2, now_ns=vt.clock.now_ns)
@@ -162,6 +173,17 @@ async def test_group_is_one_batch_split_by_pack(store: SqliteStore) -> None:
     await h.close()
 
 
+async def test_a_group_larger_than_one_batch_still_takes_the_fewest_requests(store: SqliteStore) -> None:
+    vt = VirtualTime(T0_NS)
+    sink = RecordingSink("tg", per_request=4, now_ns=vt.clock.now_ns)
+    h = Harness(store, sink, vt, limit_per_s=100)  # batches of 10: cut there, 25 alerts would take 8
+    ids = [await h.add(Severity.WARNING, group="bar", group_wait_s=1.0) for _ in range(25)]
+    await h.advance(2)
+    assert sink.alert_ids == ids  # in order, each once
+    assert [len(n.alerts) for n in sink.requests] == [4] * 6 + [1]
+    await h.close()
+
+
 async def test_permanent_error_fails_channel_and_pending(store: SqliteStore) -> None:
     vt = VirtualTime(T0_NS)
     sink = RecordingSink("discord", fail=lambda _: permanent(), now_ns=vt.clock.now_ns)
@@ -173,3 +195,28 @@ async def test_permanent_error_fails_channel_and_pending(store: SqliteStore) -> 
     assert h.disabled == [("discord", "404 Unknown Webhook")]
     assert len(sink.attempts) == 1
     assert [d.state for a in (a1, a2) for d in await store.deliveries(a)] == ["failed", "failed"]
+
+
+async def test_alerts_retracted_while_waiting_for_a_rate_limit_slot_are_not_sent(store: SqliteStore) -> None:
+    vt = VirtualTime(T0_NS)
+    sink = RecordingSink("hook", per_request=2, now_ns=vt.clock.now_ns)
+    h = Harness(store, sink, vt, limit_per_s=1)
+    a1, a2, a3, a4, a5 = [await h.add(Severity.HIGH, group="g", group_wait_s=1.0) for _ in range(5)]
+    await h.advance(1)  # [a1, a2] sent; [a3, a4] and [a5] wait for the limiter, taken from the queue
+    assert sink.alert_ids == [a1, a2]
+    assert h.worker.status().queued == 0
+
+    assert await h.worker.retract(a3) is False
+    assert await h.worker.retract(a5) is False
+    assert await h.worker.retract(a1) is True  # sent already: not held, a correction must follow
+    await h.advance(10)
+
+    assert [[a.alert_id for a in n.alerts] for n in sink.requests] == [[a1, a2], [a4]]
+    states = {a: (d.state, d.last_error) for a in (a1, a3, a4, a5) for d in await store.deliveries(a)}
+    assert states == {
+        a1: ("sent", None),
+        a3: ("failed", RETRACTED_BEFORE_DELIVERY),
+        a4: ("sent", None),
+        a5: ("failed", RETRACTED_BEFORE_DELIVERY),
+    }
+    await h.close()

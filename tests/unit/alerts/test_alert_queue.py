@@ -51,3 +51,34 @@ def test_requeue_flush_and_clear() -> None:
     assert q.clear() == 2
     assert not q.has_ready
     assert len(q) == 0
+
+
+def test_requeued_alerts_keep_their_place_among_equals() -> None:
+    q = DeliveryQueue(max_batch=2)
+    for alert_id in (1, 2, 3):
+        q.add(item(alert_id, "bar"), T0_NS, 0)  # same group, severity and event time: arrival decides
+    first = q.take_batch()
+    assert [i.alert_id for i in first] == [1, 2]
+    assert q.has_ready_in("bar")
+    q.requeue(first[1:])
+    assert [i.alert_id for i in q.take_batch()] == [2, 3]
+    assert not q.has_ready_in("bar")
+
+
+def test_remove_takes_out_a_waiting_or_ready_alert_and_keeps_the_order_of_the_rest() -> None:
+    q = DeliveryQueue(max_batch=10)
+    q.add(item(1, "waits"), T0_NS, 10 * S)
+    q.add(item(2, "waits"), T0_NS, 10 * S)
+    q.add(item(3, "a", Severity.CRITICAL), T0_NS, 0)  # the best of group a and of the queue
+    q.add(item(4, "a", Severity.HIGH), T0_NS, 0)
+    q.add(item(5, "a", Severity.INFO), T0_NS, 0)
+    q.add(item(6, "alone", Severity.HIGH, T0_NS + 1), T0_NS, 0)
+    assert [q.remove(alert_id) for alert_id in (2, 3, 5, 6)] == [True] * 4
+    assert not q.remove(3)
+    assert not q.remove(99)
+    assert len(q) == 2
+    assert [i.alert_id for i in q.take_batch()] == [4]  # group a's new best, found through the order
+    assert not q.has_ready
+    q.flush()
+    assert [i.alert_id for i in q.take_batch()] == [1]
+    assert len(q) == 0

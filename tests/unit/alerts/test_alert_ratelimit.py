@@ -24,10 +24,11 @@ def drive(limiter: RateLimiter, count: int) -> list[int]:
     sent_at: list[int] = []
     now = 0
     while len(sent_at) < count:
-        wait = limiter.acquire(now)
+        wait = limiter.wait_ns(now)
         if wait:
             now += wait
             continue
+        limiter.record(now)
         sent_at.append(now)
     return sent_at
 
@@ -47,18 +48,27 @@ def test_telegram_defaults() -> None:
     assert sent_at[20] == 60 * S  # 20 per minute
 
 
-def test_acquire_records_nothing_when_one_window_is_full() -> None:
+def test_the_fullest_window_decides_the_wait() -> None:
     limiter = RateLimiter([RateLimitWindow(limit=1, window_s=1), RateLimitWindow(limit=2, window_s=10)])
-    assert limiter.acquire(0) == 0
-    assert limiter.acquire(0) == S
-    assert limiter.acquire(S) == 0
-    assert limiter.acquire(2 * S) == 8 * S  # the 10 s window is full; nothing was recorded at 2 s
-    assert limiter.acquire(10 * S) == 0
+    assert limiter.wait_ns(0) == 0
+    limiter.record(0)
+    assert limiter.wait_ns(0) == S
+    limiter.record(S)
+    assert limiter.wait_ns(2 * S) == 8 * S  # the 1 s window is free, the 10 s one is full until 10 s
+    assert limiter.wait_ns(10 * S) == 0
+
+
+def test_a_send_counts_from_its_reply() -> None:
+    limiter = RateLimiter([RateLimitWindow(limit=1, window_s=1)])
+    limiter.record(S // 2)  # sent at 0, reply in at 0.5 s: the remote may have counted it that late
+    assert limiter.wait_ns(S) == S // 2
 
 
 def test_no_windows_never_waits() -> None:
     limiter = RateLimiter(())
-    assert all(limiter.acquire(0) == 0 for _ in range(100))
+    for _ in range(100):
+        assert limiter.wait_ns(0) == 0
+        limiter.record(0)
 
 
 def test_bad_window() -> None:

@@ -63,6 +63,14 @@ def titles(sink: RecordingSink) -> list[str]:
     return [a.title for n in sink.requests for a in n.alerts]
 
 
+async def _accepts(service: AlertService, symbol: str) -> bool:
+    """Whether a fresh alert for `symbol` is stored now (False while the store still fails)."""
+    try:
+        return await service.submit(make_signal(symbol=symbol, at_ns=SystemClock().now_ns())) is not None
+    except Exception:
+        return False  # PostgreSQL: the first query on a dropped session fails once
+
+
 async def test_silence_made_by_another_instance_applies_without_restart(stores: StoreFactory) -> None:
     clock = SystemClock()
     async with running(stores.new(), config(), a=RecordingSink("a")) as service:
@@ -166,13 +174,7 @@ async def test_unwritable_store_alerts_operator_once_and_resolves(stores: StoreF
         assert titles(log) == ["⚠️ Operator: alert store unwritable"]
         await jam.unjam()
 
-        async def recovered() -> bool:
-            try:
-                return await service.submit(make_signal(symbol="OK", at_ns=clock.now_ns())) is not None
-            except Exception:
-                return False  # PostgreSQL: the first query on a dropped session fails once
-
-        await eventually(recovered, what="writes to succeed again")
+        await eventually(lambda: _accepts(service, "OK"), what="writes to succeed again")
         await eventually(lambda: len(log.requests) == 2, what="resolved notice")
         assert titles(log)[1] == "✅ Resolved: alert store writable again"
 
@@ -189,15 +191,18 @@ async def test_delivery_survives_a_store_that_cannot_record_it(stores: StoreFact
         # Sent but not recorded: still pending, so a restart would resend it once (the outbox contract).
         assert await _deliveries(stores, first) == ["pending"]
 
-        async def submitted() -> bool:
-            try:
-                return await service.submit(make_signal(symbol="R2", at_ns=clock.now_ns())) is not None
-            except Exception:
-                return False  # PostgreSQL: the first query on a dropped session fails once
-
-        await eventually(submitted, what="writes to succeed again")
+        await eventually(lambda: _accepts(service, "R2"), what="writes to succeed again")
         await eventually(lambda: len(a.alert_ids) == 2, what="the worker to keep delivering")
         assert a.alert_ids[0] == first
+
+
+async def _stored(stores: StoreFactory, symbol: str) -> bool:
+    store = stores.new()
+    await store.open()
+    try:
+        return bool(await store.list_alerts(symbol=symbol))
+    finally:
+        await store.close()
 
 
 async def _deliveries(stores: StoreFactory, alert_id: int) -> list[str]:
@@ -207,3 +212,23 @@ async def _deliveries(stores: StoreFactory, alert_id: int) -> list[str]:
         return [d.state for d in await store.deliveries(alert_id)]
     finally:
         await store.close()
+
+
+async def test_retention_runs_on_its_schedule_and_outlives_a_jammed_store(stores: StoreFactory) -> None:
+    clock, a, log, jam = SystemClock(), RecordingSink("a"), RecordingSink("log"), Jam(stores)
+    # 1e-8 days is under a millisecond: an alert is due for deletion as soon as it has been sent.
+    cfg = config(retention_days=1e-8, retention_interval_s=0.05)
+    async with running(jam.store(), cfg, a=a, log=log) as service:
+        old = await service.submit(make_signal(symbol="OLD", at_ns=clock.now_ns()))
+        await eventually(lambda: a.alert_ids == [old], what="delivery")
+        await eventually(
+            lambda: _not(_stored(stores, "OLD")), what="the scheduled purge"
+        )  # nobody called purge()
+
+        await jam.jam()  # the next purges fail: the operator hears of it and the schedule survives
+        await eventually(lambda: titles(log) == ["⚠️ Operator: alert store unwritable"], what="the notice")
+        await jam.unjam()
+
+        await eventually(lambda: _accepts(service, "NEW"), what="writes to succeed again")
+        await eventually(lambda: len(a.alert_ids) == 2, what="delivery after the jam")
+        await eventually(lambda: _not(_stored(stores, "NEW")), what="a scheduled purge after the failures")

@@ -106,14 +106,20 @@ async def test_failed_insert_rolls_back_alone(store: Store) -> None:
     assert {p.alert_id for p in await store.pending_deliveries()} == {results[0]}
 
 
-async def test_sent_survives_restart_and_pending_resumes(stores: StoreFactory) -> None:
-    s = stores.new()
-    await s.open()
+async def two_alerts_on_a_and_b(s: AlertStore) -> tuple[int, int]:
+    """Two alerts pending on channels a and b, the first already sent on a (at T0 + 1 ns)."""
     a1 = await insert(s, make_signal(1))
     a2 = await insert(s, make_signal(2))
     assert a1 is not None
     assert a2 is not None
     await s.mark_sent("a", [a1], T0_NS + 1)
+    return a1, a2
+
+
+async def test_sent_survives_restart_and_pending_resumes(stores: StoreFactory) -> None:
+    s = stores.new()
+    await s.open()
+    a1, a2 = await two_alerts_on_a_and_b(s)
     await s.mark_retry("b", [a1], "HTTP 503", T0_NS + 5)
     await s.close()
 
@@ -132,6 +138,27 @@ async def test_sent_survives_restart_and_pending_resumes(stores: StoreFactory) -
     assert [(p.alert_id, p.channel) for p in await s.pending_deliveries()] == [(a2, "a")]
     await s.mark_sent("a", [a2], T0_NS + 7)
     assert await s.pending_deliveries() == []
+    await s.close()
+
+
+async def test_retracted_deliveries_are_final_across_a_reopen(stores: StoreFactory) -> None:
+    s = stores.new()
+    await s.open()
+    a1, a2 = await two_alerts_on_a_and_b(s)
+    # Only pending deliveries close: a1 on a was sent and stays sent; a1 on b and a2 on b close.
+    assert await s.mark_retracted("a", [a1], "retracted before delivery") == 0
+    assert await s.mark_retracted("b", [a1, a2], "retracted before delivery") == 2
+    assert await s.mark_retracted("b", [a1], "again") == 0
+    await s.close()
+
+    s = stores.new()
+    await s.open()
+    assert [(p.alert_id, p.channel) for p in await s.pending_deliveries()] == [(a2, "a")]
+    states = {d.channel: (d.state, d.last_error, d.sent_at_ns) for d in await s.deliveries(a1)}
+    assert states == {"a": ("sent", None, T0_NS + 1), "b": ("failed", "retracted before delivery", None)}
+    await s.mark_sent("b", [a2], T0_NS + 2)  # a late ack of a closed delivery changes nothing
+    assert [(d.channel, d.state) for d in await s.deliveries(a2)] == [("a", "pending"), ("b", "failed")]
+    assert await s.purge(alerts_before_ns=T0_NS + 1, now_ns=T0_NS + 1) == 1  # a1: nothing left pending
     await s.close()
 
 
