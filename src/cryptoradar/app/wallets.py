@@ -11,7 +11,8 @@ or the radar itself, which forwards to whichever alert service is current (a rel
 
 What flows where:
 - every `WalletTrade` -> `AlertService.submit_wallet_trade`: one alert per (chain, tx hash, log index,
-  wallet, token); a reorged (`removed`) trade becomes a correction on the channels that sent the original;
+  wallet, token); a reorged (`removed`) trade becomes a correction on the channels that sent (or are
+  sending) the original, and cancels the original where it is still pending;
 - every `FeedStatus` -> `AlertService.on_feed_status` (its operator desk: an OPERATOR status, sent when
   the WebSocket has been down longer than `operator_alert_after_s`, becomes one operator notice on the
   fallback channels, like a disabled channel's; CONNECTED resolves it) and -> `on_status` (for the

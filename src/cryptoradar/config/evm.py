@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
 
 from cryptoradar.config.base import Section
 
@@ -112,6 +114,7 @@ class ChainConfig(Section):
     """First start only (no persisted cursor): begin after this block; None means the current head."""
     explorer_base_url: str = "https://polygonscan.com"
     explorer_api: ExplorerApiConfig | None = None
+    """Off by default; see `ExplorerApiConfig`."""
     native_transfers: bool = False
     """Also report native-coin value transfers from/to watched wallets, read from block bodies (one
     `eth_getBlockByNumber` with full transactions per block). Top-level transactions only."""
@@ -119,7 +122,6 @@ class ChainConfig(Section):
     native_decimals: int = Field(default=18, ge=0, le=36)
     pending_transactions: bool = False
     """Subscribe to `newPendingTransactions` for wallets with `pending_transactions: true`."""
-    """Off by default; see `ExplorerApiConfig`."""
 
     @field_validator("ws_url", "http_url")
     @classmethod
@@ -127,11 +129,21 @@ class ChainConfig(Section):
         # The message never repeats the URL: providers put API keys in it.
         allowed = ("ws", "wss") if info.field_name == "ws_url" else ("http", "https")
         if value is not None:
-            parts = urlsplit(value.get_secret_value())
+            url = value.get_secret_value()
+            parts = urlsplit(url)
             if parts.scheme not in allowed or not parts.hostname:
                 raise ValueError(
                     f"expected a {' or '.join(allowed)} URL with a host (value not shown: it is secret)"
                 )
+            if info.field_name == "ws_url":
+                # Refused here, not at connect time: websockets' InvalidURI repeats the whole URL, and
+                # every reconnect would log it (and put it in the feed status).
+                try:
+                    parse_uri(url)
+                except InvalidURI as e:
+                    raise ValueError(
+                        f"not a usable WebSocket URL: {e.msg} (value not shown: it is secret)"
+                    ) from None
         return value
 
     @model_validator(mode="after")

@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 
 from evm_harness import Chain, MonitorFactory, chain, evm_artifacts, evm_config, start_monitor
+from pydantic import SecretStr
+from tcp_relay import TcpRelay
 
 from conftest import eventually
+from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.events import ConnectionState, StatusLevel
 
 __all__ = ["chain", "evm_artifacts", "start_monitor"]  # fixtures
@@ -47,6 +50,56 @@ async def test_node_killed_and_restarted_falls_back_to_polling_and_back(
     states = [s.state for s in run.statuses if s.connection_id == "polygon-ws"]
     assert ConnectionState.RECONNECTING in states
     assert states[-1] is ConnectionState.CONNECTED
+
+
+def _backfilled() -> float:
+    sample = REGISTRY.get_sample_value(
+        "cryptoradar_evm_logs_total", {"chain": "polygon", "via": "backfill", "outcome": "emitted"}
+    )
+    return sample or 0.0
+
+
+async def test_trades_mined_while_the_socket_was_down_are_filled_in_by_the_backfill(
+    chain: Chain, start_monitor: MonitorFactory
+) -> None:
+    # The WebSocket goes through a relay, so the test decides which blocks it cannot see. Polling every
+    # 60 s runs once when the socket drops (node down: it fails) and not again before the socket is back.
+    relay = TcpRelay(target_port=chain.node.port)
+    await relay.open()
+    try:
+        run = await start_monitor(
+            evm_config(chain, ws_url=SecretStr(relay.ws_url), fallback_polling_interval_s=60.0)
+        )
+        await run.ready()
+        w1, w2, _ = chain.wallets
+        outsider = chain.accounts[4]
+        before = await chain.transfer(w1, outsider, 1_000_000)
+        await eventually(lambda: len(run.trades) == 1, what="trade before the crash")
+
+        await relay.close()  # the node crashes: its socket goes first
+        chain.node.kill()
+        await eventually(lambda: run.polygon.polling_active, timeout_s=5, what="polling fallback active")
+        await chain.node.start()
+        polls = run.polygon.polls
+        gap = [await chain.transfer(w2, outsider, 2_000_000), await chain.transfer(outsider, w1, 3_000_000)]
+        for tx in gap:
+            await chain.driver.wait_receipt(tx)
+        assert len(run.trades) == 1, "nothing can see the gap yet"
+        backfilled = _backfilled()
+
+        await relay.open()
+        await eventually(lambda: run.polygon.ws_ready, timeout_s=30, what="WebSocket back")
+        await eventually(lambda: len(run.trades) == 3, timeout_s=5, what="gap trades")
+        after = await chain.transfer(w1, outsider, 4_000_000)
+        await eventually(lambda: len(run.trades) == 4, timeout_s=10, what="live trade after the gap")
+    finally:
+        await relay.close()
+
+    assert _backfilled() - backfilled == 2, "both gap logs came from the reconnect backfill"
+    assert run.polygon.polls == polls, "no poll ran while the gap was open"
+    keys = run.trade_keys()
+    assert len(keys) == len(set(keys)) == 4
+    assert [t.tx_hash for t in run.trades] == [before, *gap, after]
 
 
 async def test_frozen_node_trips_the_watchdog_and_recovers(

@@ -28,7 +28,7 @@ async def test_radar_alerts_a_watched_wallet_trade_once(chain: Chain, tmp_path: 
     settings = settings.model_copy(update={"api": ApiConfig(enabled=False)})
     options = SimOptions(seed=3, symbols=8, futures_symbols=2, acceleration=60.0, history_bars=60)
     async with Simulator(options) as sim:
-        radar = Radar(pointed_at(sim, settings, tmp_path), sink_factory=stub_sink)
+        radar = Radar(pointed_at(sim, settings, tmp_path), clock=sim.clock, sink_factory=stub_sink)
         await radar.start()
         try:
 

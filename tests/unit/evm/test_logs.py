@@ -274,3 +274,19 @@ def test_config_rejects_bad_addresses_and_unknown_chains() -> None:
     with pytest.raises(ValueError, match="value not shown") as err:
         ChainConfig(name="polygon", ws_url="https://polygon.example/v2/SECRETKEY")
     assert "SECRETKEY" not in str(err.value)
+    # URLs websockets itself refuses (its error would print the key on every reconnect) fail at load.
+    for bad in ("wss://polygon.example/v2/SECRETKEY#x", "wss://user@polygon.example/v2/SECRETKEY"):
+        with pytest.raises(ValueError, match="not a usable WebSocket URL") as err:
+            ChainConfig(name="polygon", ws_url=bad)
+        assert "SECRETKEY" not in str(err.value)
+    assert ChainConfig(name="polygon", ws_url="wss://u:p@polygon.example/v2/KEY?x=1").ws_url is not None
+    # Polling fallback: 15 s unless configured, never below 1 s.
+    assert ChainConfig(name="polygon", http_url="http://x").fallback_polling_interval_s == 15.0
+    assert (
+        ChainConfig(
+            name="polygon", http_url="http://x", fallback_polling_interval_s=1
+        ).fallback_polling_interval_s
+        == 1
+    )
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        ChainConfig(name="polygon", http_url="http://x", fallback_polling_interval_s=0.5)
