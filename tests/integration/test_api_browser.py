@@ -1,8 +1,12 @@
 """The dashboard in a real headless Chromium, driven over the Chrome DevTools Protocol (no Selenium/Playwright).
 
-Checks that the page loads without script errors, renders the chart with alert markers, shows an alert
-published through the `LiveHub` within seconds, and that a silence created and deleted by clicking in the
-page reaches the alerts port. Leaves a screenshot in artifacts/dashboard.png.
+Against in-memory ports: the page loads without script errors, renders the chart with alert markers, shows
+an alert published through the `LiveHub` within seconds, and a silence created and deleted by clicking in
+the page reaches the alerts port (artifacts/dashboard.png).
+
+Against a running radar and the simulator: the page shows the pipeline's live alerts within seconds, a
+stalled stream in "Stale symbols" until the gap fill, and a silence created in the page stops that symbol's
+alerts while the others go on (artifacts/dashboard-radar.png).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from api_harness import NOW_MS, Harness, make_signal, running_api
+from operate_harness import base_settings, running_radar
 
 from conftest import eventually
 from cryptoradar.api.live import LiveKind
 from cryptoradar.api.views import AlertView
 from cryptoradar.core.metrics import SIGNALS
+from cryptoradar.events import Market
+from cryptoradar.sim import Fault, FaultKind
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
@@ -158,6 +165,19 @@ async def browser_page(chromium: str, url: str, profile: Path) -> AsyncIterator[
             await process.wait()
 
 
+async def save_screenshot(tools: DevTools, name: str) -> None:
+    """The whole page as artifacts/<name> (a PNG, kept for a human to look at)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = await tools.evaluate("window.scrollTo(0, 0); document.documentElement.scrollHeight")
+    clip = {"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1}
+    shot = await tools.send(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    png = base64.b64decode(str(shot["data"]))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    (ARTIFACTS / name).write_bytes(png)
+
+
 async def page_text(tools: DevTools, selector: str) -> str:
     text = await tools.evaluate(f"document.querySelector({json.dumps(selector)})?.textContent ?? ''")
     assert isinstance(text, str)
@@ -217,16 +237,95 @@ async def test_dashboard_in_chromium(chromium: str, tmp_path: Path) -> None:
             return 'symbol="ETHUSDT"' in await page_text(tools, "#silences")
 
         await eventually(listed, what="the new silence in the page's list")
-        ARTIFACTS.mkdir(exist_ok=True)
-        height = await tools.evaluate("window.scrollTo(0, 0); document.documentElement.scrollHeight")
-        clip = {"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1}
-        shot = await tools.send(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-        )
-        png = base64.b64decode(str(shot["data"]))
-        (ARTIFACTS / "dashboard.png").write_bytes(png)
-        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        await save_screenshot(tools, "dashboard.png")
 
         await tools.click(f"button[data-silence-id='{silence.id}']")
         await eventually(lambda: h.alerts.silences == {}, what="the deletion to reach the alerts port")
         assert tools.exceptions == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_dashboard_in_chromium_against_a_running_radar(chromium: str, tmp_path: Path) -> None:
+    settings = base_settings(tmp_path, min_move_pct=0.0001)  # every closed 1m bar alerts
+    # The page polls symbols every 10 s: the stalled stream must stay stale longer than that, so the feed
+    # neither replaces the silent connection (stale_after_s) nor fetches the missing bars (close_grace_ms)
+    # before the stall ends.
+    slow_repair = {"close_grace_ms": 150_000, "stale_after_s": 60.0}
+    settings = settings.model_copy(update={"binance": settings.binance.model_copy(update=slow_repair)})
+    async with running_radar(tmp_path, settings) as (sim, radar):
+        await radar.feed.wait_bootstrapped()
+        base = f"http://127.0.0.1:{radar.api_port}"
+        async with (
+            aiohttp.ClientSession(base) as http,
+            browser_page(chromium, f"{base}/", tmp_path / "profile") as tools,
+        ):
+
+            async def loaded() -> bool:
+                return (
+                    await tools.evaluate(
+                        "document.querySelector('#readiness')?.textContent === 'ready'"
+                        " && document.querySelectorAll('#connections tr').length >= 2"
+                        " && document.querySelectorAll('#alert-feed li').length > 0"
+                        " && document.querySelectorAll('#chart rect').length > 0"
+                        " && document.querySelector('#detector-counters')?.textContent.includes('momentum')"
+                    )
+                    is True
+                )
+
+            await eventually(loaded, 30, "the dashboard showing the running radar")
+            newest_at_load = await newest_alert_id(http)
+
+            async def live_alert_shown() -> bool:
+                keys = await tools.evaluate(
+                    "[...document.querySelectorAll('#alert-feed li')].map((li) => li.dataset.key)"
+                )
+                assert isinstance(keys, list)
+                return any(k.startswith("a") and int(k[1:]) > newest_at_load for k in keys)
+
+            await eventually(live_alert_shown, 10, "an alert created after the page loaded, in its feed")
+
+            stalled = min(radar.feed.market(Market.SPOT).symbols)
+            sim.inject(Fault(FaultKind.STALL, Market.SPOT, stream=f"{stalled.lower()}@kline_1m",
+                             duration_wall_s=20.0))  # fmt: skip
+
+            async def stale_listed() -> bool:
+                return f"spot:{stalled} 1m" in await page_text(tools, "#stale-symbols")
+
+            await eventually(stale_listed, 40, f"{stalled} under Stale symbols")
+
+            silenced = max(radar.feed.market(Market.SPOT).symbols)
+            await tools.type_into("#silence-value", silenced)
+            await tools.type_into("#silence-reason", "browser test")
+            await tools.click("#silence-submit")
+
+            async def silence_listed() -> bool:
+                return f'symbol="{silenced}"' in await page_text(tools, "#silences")
+
+            await eventually(silence_listed, 10, "the new silence in the page's list")
+            silence_active_from = await newest_alert_id(http)
+            suppressed_before = radar.stats.suppressed
+
+            async def others_alerted_since() -> set[str]:
+                async with http.get("/api/alerts?limit=200") as response:
+                    page = await response.json()
+                return {a["signal"]["symbol"] for a in page["items"] if a["id"] > silence_active_from}
+
+            async def bars_closed_under_the_silence() -> bool:
+                return len(await others_alerted_since()) >= 5 and radar.stats.suppressed > suppressed_before
+
+            await eventually(bars_closed_under_the_silence, 60, "alerts for other symbols after the silence")
+            assert silenced not in await others_alerted_since(), "the silence took effect"
+
+            async def stale_cleared() -> bool:
+                return f"spot:{stalled} 1m" not in await page_text(tools, "#stale-symbols")
+
+            await eventually(stale_cleared, 60, f"{stalled} fresh again after the gap fill")
+            await save_screenshot(tools, "dashboard-radar.png")
+            assert tools.exceptions == []
+
+
+async def newest_alert_id(http: aiohttp.ClientSession) -> int:
+    async with http.get("/api/alerts?limit=1") as response:
+        items = (await response.json())["items"]
+    return int(items[0]["id"]) if items else 0

@@ -15,6 +15,7 @@ from operate_harness import (
     reconnects_total,
     running_radar,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import eventually
 from cryptoradar.api.summary import HealthSummary
@@ -23,6 +24,7 @@ from cryptoradar.config import Settings
 from cryptoradar.config.alerts import LogChannel
 from cryptoradar.config.lifecycle import LifecycleConfig
 from cryptoradar.core.errors import ConfigError
+from cryptoradar.core.logging import configure_logging
 from cryptoradar.events import Market
 from cryptoradar.sim import Fault, FaultKind
 
@@ -171,3 +173,103 @@ async def test_alert_routing_reload_sends_the_next_alerts_to_the_new_channel(tmp
     assert first_ids
     assert second_ids
     assert not first_ids & second_ids, "each alert went to the channel its route named at the time"
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(http: aiohttp.ClientSession, url: str) -> Samples:
+    async with http.get(url) as response:
+        assert response.status == 200
+        text = await response.text()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of `name` over the samples carrying at least `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+async def test_metrics_of_a_running_radar_count_every_part_of_the_live_path(tmp_path: Path) -> None:
+    """/metrics scraped over HTTP from a radar under the simulator's traffic and faults: every family the
+    operator dashboard reads moves (the registry is process-wide, so the test compares two scrapes)."""
+    async with running_radar(tmp_path, base_settings(tmp_path, min_move_pct=0.0001)) as (sim, radar):
+        await radar.feed.wait_bootstrapped()
+        # The bootstrap's history bars signal hours after their close: compare live traffic only.
+        await eventually(lambda: not len(radar.feed.queue), 30, "the bootstrap bars processed")
+        url = f"http://127.0.0.1:{radar.api_port}/metrics"
+        async with aiohttp.ClientSession() as http:
+            before = await scrape(http, url)
+            sim.inject(Fault(FaultKind.MALFORMED_FRAMES, Market.SPOT, count=5))
+            sim.inject(Fault(FaultKind.DROP_CONNECTIONS, Market.USDM))
+            after: Samples = {}
+
+            def grew(name: str, **labels: str) -> bool:
+                return total(after, name, **labels) > total(before, name, **labels)
+
+            async def every_family_moved() -> bool:
+                nonlocal after
+                after = await scrape(http, url)
+                return all(
+                    [
+                        grew("cryptoradar_frames_total", market="spot", stream_type="kline"),
+                        grew("cryptoradar_frames_total", market="usdm", stream_type="aggTrade"),
+                        grew("cryptoradar_parse_errors_total", market="spot"),
+                        grew("cryptoradar_reconnects_total", source="binance-usdm"),
+                        grew("cryptoradar_bars_closed_total", market="spot", interval="1m", via="stream"),
+                        grew("cryptoradar_signals_total", detector="momentum"),
+                        grew("cryptoradar_alerts_total", channel="file", outcome="sent"),
+                        grew("cryptoradar_event_to_signal_seconds_count", detector="momentum"),
+                        grew("cryptoradar_bar_close_to_alert_delivered_seconds_count", channel="file"),
+                        grew("cryptoradar_event_loop_lag_seconds_count"),
+                        total(after, "cryptoradar_connection_state", source="binance-usdm", state="CONNECTED")
+                        >= 1,
+                    ]
+                )
+
+            await eventually(every_family_moved, 60, "every live-path metric to move")
+    parse_kinds = {dict(ls)["kind"] for (n, ls) in after if n == "cryptoradar_parse_errors_total"}
+    assert len(parse_kinds) >= 2, f"parse errors are counted by kind: {parse_kinds}"
+    assert total(after, "cryptoradar_rest_weight_used", market="spot") > 0
+    assert ("cryptoradar_queue_depth", frozenset({("queue", "binance")})) in after
+    assert total(after, "cryptoradar_process_resident_memory_bytes") > 0
+    for histogram, labels in (
+        ("cryptoradar_event_to_signal_seconds", {"detector": "momentum"}),
+        ("cryptoradar_bar_close_to_alert_delivered_seconds", {"channel": "file"}),
+    ):
+        live = {key: v - before.get(key, 0.0) for key, v in after.items()}
+        count = total(live, f"{histogram}_count", **labels)
+        finite = max(
+            v
+            for (n, ls), v in live.items()
+            if n == f"{histogram}_bucket" and set(labels.items()) <= ls and dict(ls)["le"] != "+Inf"
+        )
+        assert finite / count >= 0.99, f"{histogram}: p99 of live traffic must fall in a finite bucket"
+
+
+async def test_log_lines_carry_the_connection_of_their_task(tmp_path: Path) -> None:
+    """A JSON log line written inside a connection's task names that connection without the call site
+    passing it: the context is bound once per task."""
+    log_file = tmp_path / "radar.jsonl"
+    configure_logging("INFO", "json", file_path=log_file)
+    try:
+        async with running_radar(tmp_path, base_settings(tmp_path)) as (sim, radar):
+            await radar.feed.wait_bootstrapped()
+            usdm = {c.connection_id for m in radar.feed_state().markets if m.market is Market.USDM
+                    for c in m.connections}  # fmt: skip
+            sim.inject(Fault(FaultKind.DROP_CONNECTIONS, Market.USDM))
+
+            def lost() -> list[dict[str, object]]:
+                records = [json.loads(line) for line in log_file.read_text().splitlines()]
+                return [r for r in records if r["event"] == "connection_lost"]
+
+            await eventually(lambda: bool(lost()), 30, "a connection_lost line in the log file")
+    finally:
+        configure_logging("INFO", "json")
+    assert {r["connection_id"] for r in lost()} <= usdm
+    assert all(r["connection_id"] == r["connection"] for r in lost())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -67,6 +68,24 @@ class HealthTracker:
                 deliveries=deliveries_from_counters(samples),
             )
         )
+
+
+class ErrorLogCounter(logging.Handler):
+    """A root-logger handler counting every ERROR-or-worse record (ours through structlog, and any
+    library's) in the tracker, so the summary's "errors in the last hour" matches what the log shows."""
+
+    def __init__(self, tracker: HealthTracker) -> None:
+        super().__init__(logging.ERROR)
+        self._tracker = tracker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._tracker.on_error()
+
+    def install(self) -> None:
+        logging.getLogger().addHandler(self)
+
+    def remove(self) -> None:
+        logging.getLogger().removeHandler(self)
 
 
 async def log_health_summaries(

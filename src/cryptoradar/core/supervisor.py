@@ -1,14 +1,25 @@
-"""Every background task has an owner, a name, and a cancel-with-timeout on stop."""
+"""Every background task has an owner, a name, its log context, and a cancel-with-timeout on stop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine
 from typing import Any
 
 import structlog
 
 log = structlog.get_logger(__name__)
+
+
+def spawn(coro: Coroutine[Any, Any, Any], name: str, **context: object) -> asyncio.Task[Any]:
+    """`asyncio.create_task` whose log lines carry `context` (e.g. connection_id, symbol): every structlog
+    and stdlib record emitted inside the task, and inside tasks it starts, gets those keys. The caller's
+    own context is left as it was."""
+    task_context = contextvars.copy_context()
+    if context:
+        task_context.run(structlog.contextvars.bind_contextvars, **context)
+    return asyncio.create_task(coro, name=name, context=task_context)
 
 
 class TaskSupervisor:
@@ -18,8 +29,9 @@ class TaskSupervisor:
         self.name = name
         self._tasks: list[asyncio.Task[Any]] = []
 
-    def start(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=f"{self.name}:{name}")
+    def start(self, coro: Coroutine[Any, Any, Any], name: str, **context: object) -> asyncio.Task[Any]:
+        """Starts `coro` as a task named `<owner>:<name>`; `context` is bound for its log lines (`spawn`)."""
+        task = spawn(coro, f"{self.name}:{name}", **context)
         task.add_done_callback(self._on_done)
         self._tasks.append(task)
         return task
