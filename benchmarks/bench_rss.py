@@ -83,6 +83,10 @@ class ExchangeTime:
         self._monotonic_s = monotonic_s
         self._acceleration = acceleration
 
+    @property
+    def rate(self) -> float:
+        return self._acceleration
+
     def now_ns(self) -> int:
         elapsed_s = time.monotonic() - self._monotonic_s
         return (self._exchange_ms + int(elapsed_s * self._acceleration * 1000)) * 1_000_000

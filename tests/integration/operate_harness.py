@@ -61,16 +61,6 @@ def base_settings(tmp_path: Path, *, min_move_pct: float = IMPOSSIBLE_MOVE_PCT) 
     return settings.model_copy(update={"binance": settings.binance.model_copy(update=fast_feed)})
 
 
-class SimClock:
-    """The simulator's exchange clock as the app's clock, so freshness and gap detection run at its pace."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
-
-    def now_ns(self) -> int:
-        return self._sim.now_ms() * 1_000_000
-
-
 def reconnects_total() -> float:
     return sum(s.value for m in RECONNECTS.collect() for s in m.samples if s.name.endswith("_total"))
 
@@ -92,7 +82,7 @@ async def running_radar(
     )
     async with Simulator(options) as sim:
         pointed = settings_for(sim, settings, tmp_path)
-        radar = Radar(pointed, clock=SimClock(sim), on_health_summary=on_health_summary)
+        radar = Radar(pointed, clock=sim.clock, on_health_summary=on_health_summary)
         await radar.start()
         try:
             yield sim, radar

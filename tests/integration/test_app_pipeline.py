@@ -12,6 +12,7 @@ from cryptoradar.app import Radar, settings_for
 from cryptoradar.config import Settings
 from cryptoradar.config.alerts import AlertsConfig, LogChannel
 from cryptoradar.config.api import ApiConfig
+from cryptoradar.config.detectors import ConfluenceConfig, DetectorsConfig
 from cryptoradar.sim import SimOptions, Simulator
 
 
@@ -29,7 +30,7 @@ async def test_simulated_market_reaches_an_alert_file_exactly_once(tmp_path: Pat
             api=ApiConfig(port=0),
         )
         settings = settings_for(sim, base, tmp_path)
-        radar = Radar(settings)
+        radar = Radar(settings, clock=sim.clock)
         await radar.start()
         try:
             await eventually(
@@ -56,3 +57,42 @@ async def test_simulated_market_reaches_an_alert_file_exactly_once(tmp_path: Pat
     ids = [entry["alert_id"] for entry in delivered]
     assert len(ids) == len(set(ids)), "an alert was delivered twice"
     assert len(ids) == radar.stats.alerts, "every stored alert reaches the channel, including at shutdown"
+
+
+async def test_a_first_start_alerts_what_closes_while_watching_not_the_bootstrap_history(
+    tmp_path: Path,
+) -> None:
+    # Loose confluence on every symbol, so the 100 bootstrapped bars per series are sure to hold setups.
+    options = SimOptions(seed=22, symbols=20, futures_symbols=4, acceleration=120.0, history_bars=120)
+    async with Simulator(options) as sim:
+        symbols = tuple(sorted(sim.symbols))
+        base = Settings(
+            detectors=DetectorsConfig(confluence=ConfluenceConfig(symbols=symbols, min_factors=2)),
+            alerts=AlertsConfig(
+                channels={"file": LogChannel(path=tmp_path / "alerts.jsonl")},
+                default_channels=("file",),
+                fallback_channels=("file",),
+                group_wait_s=0.0,
+            ),
+            api=ApiConfig(enabled=False),
+        )
+        started_ms = sim.now_ms()
+        radar = Radar(settings_for(sim, base, tmp_path), clock=sim.clock)
+        await radar.start()
+        try:
+            await eventually(
+                lambda: radar.stats.history > 0 and radar.stats.alerts >= 3,
+                timeout_s=90,
+                what="warm-up signals from the bootstrap and alerts from live bars",
+            )
+            stored = await radar.store.list_alerts(detector="confluence", limit=1000)
+        finally:
+            await radar.stop(timeout_s=15)
+
+    assert stored, "live confluence signals were alerted"
+    one_interval_ms = {"1m": 60_000, "5m": 300_000}
+    for alert in stored:
+        s = alert.signal
+        assert s.window_end_ms >= started_ms - one_interval_ms[s.timeframe], (
+            f"{s.symbol} {s.timeframe} bar closed at {s.window_end_ms}, before the radar watched it"
+        )

@@ -22,7 +22,6 @@ from cryptoradar.sim import SimOptions, Simulator
 from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
 
 sys.path.insert(0, str(Path(__file__).parent / "binance"))
-from sim_feed import SimClock
 
 CLI = Path(sys.executable).with_name("cryptoradar")
 MINUTE_MS = 60_000
@@ -63,7 +62,7 @@ async def test_a_cancelled_fetch_resumes_to_exactly_the_simulators_klines_within
     request = FetchRequest(Market.SPOT, symbols, "1m", from_ms, sim.start_ms)
     cache = CandleCache(tmp_path / "cache")
     seen: list[FetchProgress] = []
-    async with BinanceRest(RestSettings(Market.SPOT, sim.spot_rest_url, BUDGET), SimClock(sim)) as rest:
+    async with BinanceRest(RestSettings(Market.SPOT, sim.spot_rest_url, BUDGET), sim.clock) as rest:
         first = asyncio.create_task(fetch_candles(rest, cache, request, seen.append))
         await eventually(lambda: len(seen) >= 4, 30, "four pages stored")
         first.cancel()

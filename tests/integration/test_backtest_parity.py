@@ -25,7 +25,7 @@ from cryptoradar.sim import SimOptions, Simulator
 from cryptoradar.sources.binance.feed import BinanceFeed
 
 sys.path.insert(0, str(Path(__file__).parent / "binance"))
-from sim_feed import SimClock, sim_config
+from sim_feed import sim_config
 
 MINUTE_MS = 60_000
 LIVE_MINUTES = 45
@@ -89,7 +89,7 @@ async def test_live_session_and_its_backtest_emit_identical_signals(tmp_path: Pa
 
         binance = sim_config(sim, spot_intervals=("1m",), bootstrap_bars=300, stale_after_s=30.0)
         feed = BinanceFeed(
-            binance, UniverseConfig(min_avg_hourly_quote_volume=0, futures=False), SimClock(sim), emit=emit
+            binance, UniverseConfig(min_avg_hourly_quote_volume=0, futures=False), sim.clock, emit=emit
         )
         await feed.start()
         try:

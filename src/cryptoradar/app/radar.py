@@ -13,6 +13,7 @@ the connections (see `app/reload.py`).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +21,18 @@ from pathlib import Path
 
 import structlog
 
+from cryptoradar.alerts.enrich import MarketContextEnricher
 from cryptoradar.alerts.service import AlertService
 from cryptoradar.api import ApiServer, LiveHub, LiveKind, StandardHealth, secret_values
 from cryptoradar.api.summary import HealthSummary
 from cryptoradar.api.views import AlertView
-from cryptoradar.app.health import HealthTracker, log_health_summaries
+from cryptoradar.app.health import ErrorLogCounter, HealthTracker, log_health_summaries
 from cryptoradar.app.http import AlertsAdapter, MarketAdapter, RecentBars, store_probe
 from cryptoradar.app.logs import configure_logging_for
 from cryptoradar.app.reload import ReloadPlan, plan_reload, rebuild_detectors, warm
 from cryptoradar.app.state import (
     BarJournal,
+    HistoryGate,
     ProcessedBars,
     load_last_closed,
     load_recent_bars,
@@ -37,10 +40,13 @@ from cryptoradar.app.state import (
     save_recent_bars,
 )
 from cryptoradar.app.wallets import WalletPath
+from cryptoradar.backtest.stats import HitRateTable, radar_symbol_group
+from cryptoradar.backtest.stats_store import load_hit_rates
 from cryptoradar.config import Settings
 from cryptoradar.config.alerts import ChannelConfig
 from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
+from cryptoradar.core.metrics import EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.events import (
@@ -49,6 +55,7 @@ from cryptoradar.events import (
     Event,
     FeedStatus,
     Liquidation,
+    Market,
     MarkPrice,
     Signal,
     Trade,
@@ -66,6 +73,7 @@ _CHART_BARS_PER_SERIES = 120
 """Closed bars kept per series for the dashboard chart: 300 symbols x 4 intervals stay near 15 MB."""
 _RELOAD_FLUSH_S = 5.0
 """How long a reload lets the old alert service deliver what it holds before the new one resumes it."""
+_NS_PER_S = 1e9
 
 SinkFactory = Callable[[str, ChannelConfig], Sink]
 
@@ -80,6 +88,8 @@ class PipelineStats:
     signals: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     suppressed: int = 0
+    history: int = 0
+    """Signals about warm-up bars (see `app.state.HistoryGate`): shown and counted, not alerted."""
     recent_signals: deque[Signal] = field(default_factory=lambda: deque(maxlen=12))
 
 
@@ -88,7 +98,9 @@ class Radar:
 
     `sink_factory` builds a channel's sink from its config (default: `sinks.build_sink`); a reload that
     changes `alerts` builds fresh sinks with it. `on_health_summary` also receives each periodic summary.
-    `resume_series=False` ignores the saved last-closed bars (the demo's simulator starts afresh each run,
+    `clock` is the market's time (feed, freshness, history, latency metrics); `alert_clock` (default: the
+    same) paces the alert pipeline, which must stay in wall time when the market is a simulation running
+    faster than real time (the demo). `resume_series=False` ignores the saved last-closed bars (the demo's simulator starts afresh each run,
     so a saved position would lie in its future).
     """
 
@@ -97,6 +109,7 @@ class Radar:
         settings: Settings,
         *,
         clock: Clock | None = None,
+        alert_clock: Clock | None = None,
         sink_factory: SinkFactory = build_sink,
         progress: ProgressCallback | None = None,
         on_health_summary: Callable[[HealthSummary], None] | None = None,
@@ -104,8 +117,10 @@ class Radar:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self._alert_clock = alert_clock or self.clock
         self.stats = PipelineStats()
         self.health = HealthTracker(self.clock)
+        self._error_counter = ErrorLogCounter(self.health)
         self.store = build_store(settings.storage, self.clock)
         self.detectors = DetectorSet(settings.detectors)
         self._sink_factory = sink_factory
@@ -115,6 +130,7 @@ class Radar:
         self.live = LiveHub(settings.api.sse_queue_size)
         self.recent_bars = RecentBars(_CHART_BARS_PER_SERIES)
         self.processed = ProcessedBars()
+        self.history = HistoryGate()
         self.api: ApiServer | None = None
         self.api_port: int | None = None
         self._on_health_summary = on_health_summary
@@ -134,17 +150,40 @@ class Radar:
             if channel.enabled
         }
         enricher = previous.enricher if previous is not None else None
-        return AlertService(settings.alerts, self.store, sinks, self.clock, enricher=enricher)
+        return AlertService(
+            settings.alerts, self.store, sinks, self._alert_clock, market_clock=self.clock, enricher=enricher
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
+    async def _load_hit_rates(self) -> None:
+        """Backtest hit rates for the alerts' "hit rate of similar setups" line; without them it says n/a."""
+        cfg = self.settings.alerts.enrichment
+        enricher = self.alerts.enricher
+        if cfg.hit_rates_db is None or not isinstance(enricher, MarketContextEnricher):
+            return
+        if not cfg.hit_rates_db.is_file():
+            log.warning("hit_rates_db_missing", path=str(cfg.hit_rates_db))
+            return
+        try:
+            rows = await load_hit_rates(cfg.hit_rates_db)
+        except Exception as e:  # a foreign or damaged file costs the line, not the radar
+            log.warning("hit_rates_unreadable", path=str(cfg.hit_rates_db), error=repr(e))
+            return
+        grouper = radar_symbol_group(self.settings.detectors.radar)
+        table = HitRateTable(rows, grouper, cfg.hit_rate_min_signals)
+        enricher.hit_rate = functools.partial(table.context_line, horizon=cfg.hit_rate_horizon)
+        log.info("hit_rates_loaded", rows=len(rows), horizon=cfg.hit_rate_horizon)
+
     async def start(self) -> None:
         """Store, saved series state, alerts (resumes pending deliveries), pipeline, feed, API, tasks."""
+        self._error_counter.install()
         await self.store.open()
         if self._resume_series:
             await self._restore_series()
         if self.settings.lifecycle.bar_journal_path is not None:
             self._journal = BarJournal(self.settings.lifecycle.bar_journal_path)
+        await self._load_hit_rates()
         await self.alerts.start()
         await self.wallets.start()
         self._pipeline_task = self._supervisor.start(self._pipeline(), "pipeline")
@@ -189,6 +228,7 @@ class Radar:
         warm(self.detectors, recent)
         saved = await load_last_closed(self.store)
         self.processed = ProcessedBars(saved)
+        self.history = HistoryGate(saved)
         for (market, symbol, interval), open_ms in saved.items():
             try:
                 closer = self.feed.market(market).closer
@@ -215,6 +255,7 @@ class Radar:
         if self._journal is not None:
             self._journal.close()
         await self.store.close()
+        self._error_counter.remove()
         log.info("radar_stopped", **self.summary())
 
     async def _finish_pipeline(self, timeout_s: float) -> None:
@@ -312,6 +353,7 @@ class Radar:
                 stats.bars_closed += 1
                 self.recent_bars.add(event)
                 self.processed.observe(event)
+                self.history.observe(event, self._exchange_now_ms)
                 if self._journal is not None:
                     self._journal.write(event)
         elif isinstance(event, Trade):
@@ -323,6 +365,13 @@ class Radar:
         elif isinstance(event, FeedStatus):
             self.alerts.on_feed_status(event)
             self._publish_status(event)
+
+    def _exchange_now_ms(self, market: Market) -> int:
+        """The feed's estimate of the exchange's clock: ours plus the offset measured by `GET time`."""
+        try:
+            return self.feed.market(market).rest.server.now_ms()
+        except KeyError:  # a market this feed does not watch
+            return self.clock.now_ns() // 1_000_000
 
     def _publish_status(self, status: FeedStatus) -> None:
         self.health.on_status(status)
@@ -345,12 +394,21 @@ class Radar:
 
     async def _submit(self, signal: Signal) -> None:
         self.stats.signals[signal.detector] += 1
+        if self.history.is_history(signal):
+            self.stats.history += 1
+            HISTORY_SIGNALS.labels(signal.detector).inc()
+            return
         self.stats.recent_signals.append(signal)
         self.health.on_signal(signal)
         self.live.publish(LiveKind.SIGNAL, signal)
-        async with self._alerts_lock:
-            self.alerts.enricher.observe(signal)
-            alert_id = await self.alerts.submit(signal)
+        # Exchange event time to now (in wall seconds): transport, queueing and any hold (momentum grouping).
+        latency_s = max(0.0, (self.clock.now_ns() - signal.ts_event_ns) / _NS_PER_S / self.clock.rate)
+        EVENT_TO_SIGNAL_S.labels(signal.detector).observe(latency_s)
+        # The pipeline is one task for every symbol: what the alert path logs names this signal's.
+        with structlog.contextvars.bound_contextvars(symbol=signal.symbol, detector=signal.detector):
+            async with self._alerts_lock:
+                self.alerts.enricher.observe(signal)
+                alert_id = await self.alerts.submit(signal)
         if alert_id is None:
             self.stats.suppressed += 1
         else:

@@ -10,13 +10,14 @@ shutdown) are replayed into the detectors at start, so their indicators are read
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Protocol
 
 import msgspec
 
-from cryptoradar.events import Bar, Market
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
+from cryptoradar.events import Bar, Market, Signal
 from cryptoradar.sources.binance.feed import SeriesKey
 
 STATE_KEY = "series_last_closed"
@@ -80,6 +81,33 @@ class ProcessedBars:
         key = (bar.market, bar.symbol, bar.interval)
         if bar.open_time_ms > self.last_closed.get(key, -1):
             self.last_closed[key] = bar.open_time_ms
+
+
+class HistoryGate:
+    """Tells history from news: which signals are about bars that closed before the radar watched them.
+
+    A series with no saved position is bootstrapped from REST, so its first bars closed before the radar
+    was watching (by the exchange's clock, as the feed estimates it). They warm the detectors, but a signal about them is history: alerting it would flood
+    every first start (and every symbol joining the universe) with setups from hours ago. The watch of a
+    series starts one interval before its first bar arrived (so the live bar that closed just before it
+    still counts). A series restored from saved state is a continuation: the bars gap-filled after a
+    restart closed while the radar should have been watching, and their signals alert.
+    Keyed by (symbol, interval), like signals; a signal whose timeframe is no bar interval (the radar's
+    windows) is never history.
+    """
+
+    def __init__(self, restored: Iterable[SeriesKey] = ()) -> None:
+        self._watch_from_ms: dict[tuple[str, str], int] = {(s, i): -1 for _m, s, i in restored}
+
+    def observe(self, bar: Bar, exchange_now_ms: Callable[[Market], int]) -> None:
+        """Start watching `bar`'s series if it is new; `exchange_now_ms` is read only then."""
+        key = (bar.symbol, bar.interval)
+        if key not in self._watch_from_ms:
+            self._watch_from_ms[key] = exchange_now_ms(bar.market) - FIXED_INTERVAL_MS.get(bar.interval, 0)
+
+    def is_history(self, signal: Signal) -> bool:
+        watch_from_ms = self._watch_from_ms.get((signal.symbol, signal.timeframe))
+        return watch_from_ms is not None and signal.window_end_ms < watch_from_ms
 
 
 class _JournalLine(msgspec.Struct, frozen=True):

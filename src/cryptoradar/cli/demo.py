@@ -16,6 +16,7 @@ from rich.table import Table
 from cryptoradar.app import Radar, settings_for, sim_options
 from cryptoradar.app.service import LoadSettings, reload_from
 from cryptoradar.config import Settings
+from cryptoradar.core.clock import SystemClock
 from cryptoradar.events import Market
 from cryptoradar.sim import Simulator
 
@@ -126,6 +127,7 @@ def summary_table(radar: Radar, elapsed_s: float) -> Table:
         table.add_row(key.replace("_", " "), f"{value:,}")
     for detector, count in sorted(radar.stats.signals.items()):
         table.add_row(f"signals from {detector}", f"{count:,}")
+    table.add_row("history (warm-up bars, not alerted)", f"{radar.stats.history:,}")
     table.add_row("suppressed by cooldown/dedup/silence", f"{radar.stats.suppressed:,}")
     state = radar.feed_state()
     table.add_row("events dropped by queue policy", f"{state.queue_dropped:,}")
@@ -165,7 +167,16 @@ async def run_demo(
                 return pointed.model_copy(update={"api": pointed.api.model_copy(update={"port": 0})})
 
             boot = _Bootstrap()
-            radar = Radar(for_demo(settings), progress=boot, resume_series=False)
+            # The market side runs on the exchange's clock, as against a real exchange: bars close, go
+            # stale and get gap-filled at the simulator's pace. Alerts keep wall time: a channel's rate
+            # limits, retries and group waits are real seconds, whatever the simulation's speed.
+            radar = Radar(
+                for_demo(settings),
+                clock=sim.clock,
+                alert_clock=SystemClock(),
+                progress=boot,
+                resume_series=False,
+            )
             started_s = time.monotonic()
             await radar.start()
             rates = _Rates()

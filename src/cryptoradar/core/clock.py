@@ -15,9 +15,17 @@ class Clock(Protocol):
         """Current time as unix nanoseconds."""
         ...
 
+    @property
+    def rate(self) -> float:
+        """Clock seconds per wall second: 1.0 for real time, the acceleration of a simulated exchange.
+        Latency metrics divide by it, so they report wall seconds whichever clock the app runs on."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time."""
+
+    rate = 1.0
 
     def now_ns(self) -> int:
         return time.time_ns()
@@ -25,6 +33,8 @@ class SystemClock:
 
 class ManualClock:
     """A clock that moves only when told to (tests, backtests)."""
+
+    rate = 1.0
 
     def __init__(self, start_ns: int = 0) -> None:
         self._now_ns = start_ns

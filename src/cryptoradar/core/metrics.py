@@ -60,6 +60,12 @@ QUEUE_DROPPED = Counter(
 SIGNALS = Counter(
     "cryptoradar_signals_total", "Signals emitted by detectors", ["detector", "kind"], registry=REGISTRY
 )
+HISTORY_SIGNALS = Counter(
+    "cryptoradar_history_signals_total",
+    "Signals about bars that closed before the radar watched their series (warm-up): not alerted",
+    ["detector"],
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "cryptoradar_alerts_total",
     "Alert deliveries by channel and outcome",

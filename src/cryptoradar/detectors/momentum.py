@@ -310,7 +310,18 @@ class MomentumDetector:
                 passed(f"trend_{interval}_close_vs_ema_pct", gap_pct, ">" if up else "<", 0.0)
             )
         self._last_candidate_ms[bar.symbol] = bar.close_time_ms
-        return self._candidate(bar, base, up, change, atr, z, quote_volume, regime_value, trend_conditions)
+        return self._candidate(
+            bar,
+            base,
+            up,
+            change,
+            atr,
+            z,
+            s.volume_z.reference_mean,
+            quote_volume,
+            regime_value,
+            trend_conditions,
+        )
 
     def _candidate(
         self,
@@ -320,6 +331,7 @@ class MomentumDetector:
         change: float,
         atr: float,
         z: float,
+        mean_volume: float,
         quote_volume: float,
         regime_value: float,
         trend_conditions: list[Condition],
@@ -364,6 +376,9 @@ class MomentumDetector:
             "regime_value": regime_value if regime_value == regime_value else -1.0,
             "strength": strength,
         }
+        if mean_volume > 0.0:
+            # This bar's volume against the mean of the bars its z-score was measured on.
+            metrics["volume_pct"] = (bar.volume / mean_volume - 1.0) * 100.0
         labels = {"regime": regime, "regime_method": cfg.regime_method, "move_mode": cfg.move_mode}
         direction = Direction.BULLISH if up else Direction.BEARISH
         return _Candidate(bar, direction, strength, conditions, metrics, labels)

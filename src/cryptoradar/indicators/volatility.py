@@ -206,31 +206,42 @@ class ZScore(ScalarOutput):
     `include_current=True`: the window includes the new input. Ready at update `period`.
     `ddof` selects population (0) or sample (1) standard deviation. A flat window
     (standard deviation 0) gives a z-score of 0.0, never an infinity.
+    `reference_mean` is the mean the latest input was compared with (nan until ready).
     """
 
-    __slots__ = ("_include_current", "_stats")
+    __slots__ = ("_include_current", "_reference_mean", "_stats")
 
     def __init__(self, period: int, ddof: int = 0, include_current: bool = False) -> None:
         self._stats = RollingStats(period, ddof)
         self._include_current = include_current
         self._warmup = period if include_current else period + 1
         self._value = NAN
+        self._reference_mean = NAN
+
+    @property
+    def reference_mean(self) -> float:
+        return self._reference_mean
 
     def reset(self) -> None:
         self._stats.reset()
         self._value = NAN
+        self._reference_mean = NAN
 
     def update(self, x: float) -> float:
         stats = self._stats
         if self._include_current:
             stats.update(x)  # rejects a non-finite x before anything changes
             self._value = stats.zscore(x)
+            if self._value == self._value:
+                self._reference_mean = stats._mean
         elif stats._count == stats._period:
             # `stats.zscore(x)` written out against the previous window: the volume gate of every bar.
             m2 = stats._m2
-            z = (x - stats._mean) / math.sqrt(m2 / (stats._period - stats._ddof)) if m2 != 0.0 else 0.0
+            mean = stats._mean
+            z = (x - mean) / math.sqrt(m2 / (stats._period - stats._ddof)) if m2 != 0.0 else 0.0
             stats.update(x)
             self._value = z
+            self._reference_mean = mean
         else:
             stats.update(x)
         return self._value

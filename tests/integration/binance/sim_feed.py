@@ -13,16 +13,6 @@ from cryptoradar.sim import Simulator
 from cryptoradar.sources.binance.feed import BinanceFeed
 
 
-class SimClock:
-    """The simulator's exchange clock as a `Clock`: at 60x a 1m bar closes every wall second."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
-
-    def now_ns(self) -> int:
-        return self._sim.now_ms() * 1_000_000
-
-
 def sim_config(sim: Simulator, **overrides: object) -> BinanceConfig:
     base: dict[str, object] = {
         "spot": MarketEndpoints(
@@ -104,7 +94,7 @@ async def bootstrapped_feed(
     sim: Simulator, config: BinanceConfig, universe: UniverseConfig, collector: Collector
 ) -> AsyncIterator[BinanceFeed]:
     """A started feed on the simulator's clock, past its bootstrap; stopped on exit."""
-    feed = BinanceFeed(config, universe, SimClock(sim), emit=collector)
+    feed = BinanceFeed(config, universe, sim.clock, emit=collector)
     await feed.start()
     try:
         await feed.wait_bootstrapped()

@@ -7,7 +7,7 @@ import random
 import time
 
 import pytest
-from sim_feed import ALL_SYMBOLS, Collector, SimClock, sim_config, truth_opens, truth_values
+from sim_feed import ALL_SYMBOLS, Collector, sim_config, truth_opens, truth_values
 
 from conftest import eventually
 from cryptoradar.events import Market
@@ -31,7 +31,7 @@ async def test_closed_bars_equal_ground_truth_under_random_faults() -> None:
     async with Simulator(opts) as sim:
         got = Collector()
         config = sim_config(sim, spot={**sim_config(sim).spot.model_dump(), "streams_per_connection": 100})
-        feed = BinanceFeed(config, ALL_SYMBOLS, SimClock(sim), emit=got)
+        feed = BinanceFeed(config, ALL_SYMBOLS, sim.clock, emit=got)
         await feed.start()
         try:
             spot = feed.market(Market.SPOT)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sim_feed import SimClock
-
 from conftest import eventually
 from cryptoradar.events import ConnectionState, Event, FeedStatus, Market
 from cryptoradar.sim import Fault, FaultKind, SimOptions, Simulator
@@ -50,7 +48,7 @@ async def test_1500_streams_no_violations_across_reconnect_storms() -> None:
         )
         pool = StreamPool(
             settings,
-            clock=SimClock(sim),
+            clock=sim.clock,
             connect_limiter=connect_limiter(200, 300.0),
             sink=sink,
             publish_status=statuses.append,
@@ -124,7 +122,7 @@ async def _storm(limiter: TokenBucket, drops: int) -> tuple[int, int, int]:
                                 control_messages_per_s=3, stale_after_s=5.0, max_connection_age_s=3600,
                                 backoff_initial_s=0.05, backoff_max_s=0.2)  # fmt: skip
         pool = StreamPool(
-            settings, clock=SimClock(sim), connect_limiter=limiter, sink=sink, publish_status=lambda _s: None
+            settings, clock=sim.clock, connect_limiter=limiter, sink=sink, publish_status=lambda _s: None
         )
         pool.set_streams(names)
         await pool.start()

@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from sim_feed import ALL_SYMBOLS, Collector, SimClock, sim_config
+from sim_feed import ALL_SYMBOLS, Collector, sim_config
 
 from conftest import eventually
 from cryptoradar.core.errors import RetryableError
@@ -28,7 +28,7 @@ async def test_bootstrap_of_300_symbols_stays_within_the_weight_budget() -> None
         config = sim_config(sim, spot=spot, spot_intervals=("1m", "5m"), bootstrap_bars=100)
         progress: list[tuple[int, int]] = []
         feed = BinanceFeed(
-            config, ALL_SYMBOLS, SimClock(sim), emit=got, progress=lambda _m, d, t: progress.append((d, t))
+            config, ALL_SYMBOLS, sim.clock, emit=got, progress=lambda _m, d, t: progress.append((d, t))
         )
         started = time.monotonic()
         await feed.start()
@@ -55,7 +55,7 @@ async def sim_and_rest() -> object:
     opts = SimOptions(seed=9, symbols=20, acceleration=60.0, intervals=("1m",), futures_symbols=1)
     async with Simulator(opts) as sim:
         statuses: list[FeedStatus] = []
-        rest = BinanceRest(RestSettings(Market.SPOT, sim.spot_rest_url, 4800), SimClock(sim), statuses.append)
+        rest = BinanceRest(RestSettings(Market.SPOT, sim.spot_rest_url, 4800), sim.clock, statuses.append)
         async with rest:
             yield sim, rest, statuses
 

@@ -44,6 +44,10 @@ def test_positive_case_records_every_gate() -> None:
     assert all(c.passed for c in sig.conditions)
     assert sig.metrics["move_pct"] == 5.0
     assert sig.metrics["volume_z"] == pytest.approx(3.0)
+    primary = [b for b in bars if b.interval == "15m"]
+    previous_volumes = [b.volume for b in primary[-21:-1]]
+    mean_volume = sum(previous_volumes) / len(previous_volumes)
+    assert sig.metrics["volume_pct"] == pytest.approx((primary[-1].volume / mean_volume - 1.0) * 100.0)
     # 4 x 5/10 + 3 x 3/4 + 2 (aligned) + 0 (ADX ranging) = 6.25
     assert sig.metrics["strength"] == pytest.approx(6.2)
     assert sig.labels["regime"] == "ranging"

@@ -74,13 +74,18 @@ def test_zscore_equals_numpy(ddof: int, include_current: bool) -> None:
     values = random_walk().volume  # zero-volume bars included
     period = 20
     zscore = ZScore(period, ddof=ddof, include_current=include_current)
-    ours = [zscore.update(x) for x in values.tolist()]
+    ours, reference_means = [], []
+    for x in values.tolist():
+        ours.append(zscore.update(x))
+        reference_means.append(zscore.reference_mean)
     if include_current:
         windows, current, skip = sliding_window_view(values, period), values[period - 1 :], period - 1
     else:
         windows, current, skip = sliding_window_view(values[:-1], period), values[period:], period
     reference = (current - windows.mean(axis=1)) / windows.std(axis=1, ddof=ddof)
     assert_same(ours, leading_nan(reference, skip), rtol=1e-9, atol=1e-12)
+    scale = float(np.max(values)) * 1e-12
+    assert_same(reference_means, leading_nan(windows.mean(axis=1), skip), rtol=1e-9, atol=scale)
 
 
 @pytest.mark.parametrize("name", SERIES)
