@@ -249,9 +249,9 @@ async def test_dashboard_in_chromium(chromium: str, tmp_path: Path) -> None:
 async def test_dashboard_in_chromium_against_a_running_radar(chromium: str, tmp_path: Path) -> None:
     settings = base_settings(tmp_path, min_move_pct=0.0001)  # every closed 1m bar alerts
     # The page polls symbols every 10 s: the stalled stream must stay stale longer than that, so the feed
-    # neither replaces the silent connection (stale_after_s) nor fetches the missing bars (close_grace_ms)
-    # before the stall ends.
-    slow_repair = {"close_grace_ms": 150_000, "stale_after_s": 60.0}
+    # neither replaces the silent connection (stale_after_s, wall seconds) nor fetches the missing bars
+    # (close_grace_ms, exchange time: 1,200,000 ms is 20 wall seconds at 60x) before the stall ends.
+    slow_repair = {"close_grace_ms": 1_200_000, "stale_after_s": 60.0}
     settings = settings.model_copy(update={"binance": settings.binance.model_copy(update=slow_repair)})
     async with running_radar(tmp_path, settings) as (sim, radar):
         await radar.feed.wait_bootstrapped()
