@@ -29,6 +29,8 @@ def main(argv: list[str]) -> int:
     for name in selected:
         print(f"== bench_{name} ==", flush=True)
         started_s = time.perf_counter()
+        # The modules parse their own options from sys.argv: run each on its defaults, not on our names.
+        sys.argv = [f"bench_{name}"]
         importlib.import_module(f"benchmarks.bench_{name}").main()
         print(f"(bench_{name} took {time.perf_counter() - started_s:.1f}s)\n", flush=True)
     return 0

@@ -1,6 +1,6 @@
 """CPU used by the simulator serving 300 spot symbols of 1m klines at 60x (one client on all streams).
 
-Run: .venv/bin/python benchmarks/bench_sim_cpu.py  -> prints CPU seconds per wall second of the server.
+Run: `.venv/bin/python -m benchmarks sim_cpu`  -> prints CPU seconds per wall second of the server.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import websockets
 from cryptoradar.sim import SimOptions, Simulator
 
 
-async def main(wall_s: float = 20.0) -> None:
+async def measure(wall_s: float = 20.0) -> None:
     async with Simulator(SimOptions(seed=7, symbols=300, acceleration=60.0)) as sim:
         names = [f"{s.lower()}@kline_1m" for s in sim.symbols[:300]]
         frames = 0
@@ -32,5 +32,9 @@ async def main(wall_s: float = 20.0) -> None:
         )
 
 
+def main() -> None:
+    asyncio.run(measure())
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
