@@ -20,6 +20,7 @@ from cryptoradar.sources.binance.rest import (
     BreakerState,
     Endpoint,
     RestSettings,
+    ServerClock,
     futures_klines_limit,
     request_weight,
 )
@@ -215,3 +216,16 @@ async def test_client_errors_are_permanent(
             await rest.klines("NOPE", "1m", limit=5)
         with pytest.raises(PermanentError):
             await rest.premium_index()
+
+
+def test_server_clock_never_runs_behind_what_the_exchange_stamped() -> None:
+    local = ManualClock(1_000 * 1_000_000)
+    server = ServerClock(local)
+    server.update(server_time_ms=5_000, sent_local_ms=1_000, recv_local_ms=1_000)
+    assert server.now_ms() == 5_000
+    server.observe_event_ms(4_000)  # an older stamp changes nothing
+    assert server.now_ms() == 5_000
+    server.observe_event_ms(65_000)  # the exchange is a minute ahead of our estimate
+    assert server.now_ms() == 65_000
+    local.advance(70_000 * 1_000_000)  # our estimate overtakes the stamp again
+    assert server.now_ms() == 75_000

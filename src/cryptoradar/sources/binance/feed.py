@@ -68,7 +68,7 @@ from cryptoradar.sources.binance.pool import (
     StreamPool,
     connect_limiter,
 )
-from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
+from cryptoradar.sources.binance.rest import BinanceRest, RestSettings, ServerClock
 from cryptoradar.sources.binance.universe import FuturesUniverse, SpotUniverse, UniverseChange
 from cryptoradar.sources.queue import BoundedEventQueue, Overflow
 
@@ -289,7 +289,7 @@ class BinanceFeed:
             pool_settings,
             clock=self.clock,
             connect_limiter=self._connect_limiter,
-            sink=self._make_sink(market, closer),
+            sink=self._make_sink(market, closer, rest.server),
             publish_status=self._publish_status,
             on_connected=self._on_connected,
             on_silent=lambda names: self._request_refresh(market, "silent_streams", len(names)),
@@ -305,13 +305,14 @@ class BinanceFeed:
         )
         return MarketFeed(market, endpoints, intervals, rest, pool, closer, filler)
 
-    def _make_sink(self, market: Market, closer: BarCloser) -> EventSink:
+    def _make_sink(self, market: Market, closer: BarCloser, server: ServerClock) -> EventSink:
         queue = self.queue
         spot_universe = self._spot_universe if market is Market.SPOT else None
 
         async def sink(events: list[Event]) -> None:
             for event in events:
                 if isinstance(event, Bar):
+                    server.observe_event_ms(event.ts_event_ns // 1_000_000)
                     for out in closer.on_stream_bar(event):
                         if out.closed:
                             await self._put_kept(out)

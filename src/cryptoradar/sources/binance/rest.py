@@ -118,14 +118,26 @@ def futures_klines_limit(expected_rows: int) -> int:
 
 
 class ServerClock:
-    """Exchange time = local clock + offset measured from `GET time` (midpoint of the round trip)."""
+    """Exchange time = local clock + offset measured from `GET time` (midpoint of the round trip), but
+    never earlier than the newest event time the exchange has stamped on a stream frame.
+
+    The floor matters when the local clock falls behind between two `GET time` measurements (a drifting
+    clock, or an accelerated simulator in another process): bar closing and gap detection run on this
+    estimate, and one that lags would never see a missed final kline as overdue.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.offset_ms = 0
+        self._floor_ms = 0
 
     def now_ms(self) -> int:
-        return self.clock.now_ns() // 1_000_000 + self.offset_ms
+        return max(self.clock.now_ns() // 1_000_000 + self.offset_ms, self._floor_ms)
+
+    def observe_event_ms(self, event_ms: int) -> None:
+        """The exchange stamped a frame at `event_ms`: its clock has reached at least that."""
+        if event_ms > self._floor_ms:
+            self._floor_ms = event_ms
 
     def update(self, server_time_ms: int, sent_local_ms: int, recv_local_ms: int) -> None:
         self.offset_ms = server_time_ms - (sent_local_ms + recv_local_ms) // 2
