@@ -22,38 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from cryptoradar.backtest.candles import CandleCache
-from cryptoradar.events import Bar, Market
+from cryptoradar.events import Market
 from cryptoradar.sources.archive import interval_ms
-from cryptoradar.sources.binance.rest import SPOT_KLINES_LIMIT, futures_klines_limit
+from cryptoradar.sources.binance.rest import BinanceRest, klines_limit
 
 __all__ = [
     "FetchProgress",
     "FetchRequest",
     "FetchSummary",
-    "KlinePages",
     "fetch_candles",
     "page_windows",
 ]
 
 PAGE_BARS = 1000
 """Bars per request: the most spot klines return, and the cheapest full page on USD-M (weight 5)."""
-
-
-class KlinePages(Protocol):
-    """One market's klines endpoint (`BinanceRest` satisfies it)."""
-
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        limit: int,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[Bar]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +89,8 @@ def page_windows(
     return [(t, min(t + span_ms, to_ms) - 1) for t in range(start_ms, to_ms, span_ms)]
 
 
-def _limit(market: Market, bars: int) -> int:
-    # Spot klines cost 2 whatever the limit; USD-M weight grows with the limit asked, not the rows sent.
-    return SPOT_KLINES_LIMIT if market is Market.SPOT else futures_klines_limit(bars)
-
-
 async def fetch_candles(
-    source: KlinePages,
+    source: BinanceRest,
     cache: CandleCache,
     request: FetchRequest,
     progress: Callable[[FetchProgress], None] | None = None,
@@ -135,7 +114,7 @@ async def fetch_candles(
             page = await source.klines(
                 symbol,
                 request.interval,
-                limit=_limit(request.market, bars),
+                limit=klines_limit(request.market, bars),
                 start_ms=first_ms,
                 end_ms=last_ms,
             )

@@ -100,13 +100,14 @@ def import_klines(
         raise ValueError(f"{path}: pass symbol and interval, the file name does not carry them")
     market = market or _market_from_path(path)
     report = ContinuityReport()
-    fast = _kline_rows_whole(_read_bytes(path))
+    data = _read_bytes(path)
+    fast = _kline_rows_whole(data)
     if fast is not None:
         rows = fast
         report.rows = len(rows)
     else:
         rows = []
-        for fields in _csv_rows(path):
+        for fields in _rows(io.StringIO(data.decode("utf-8"), newline="")):
             report.rows += 1
             try:
                 rows.append(
@@ -210,9 +211,13 @@ def _read_bytes(path: str | Path) -> bytes:
     path = Path(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            members = [n for n in archive.namelist() if n.endswith(".csv")] or archive.namelist()
-            return archive.read(members[0])
+            return archive.read(_csv_member(archive))
     return path.read_bytes()
+
+
+def _csv_member(archive: zipfile.ZipFile) -> str:
+    """The first .csv member of a zip (its first member if none is named .csv)."""
+    return next((n for n in archive.namelist() if n.endswith(".csv")), archive.namelist()[0])
 
 
 def _kline_rows_whole(data: bytes) -> list[wire.KlineRow] | None:
@@ -250,16 +255,14 @@ def _csv_rows(path: str | Path) -> Iterator[list[str]]:
     """Rows of the CSV (inside the zip if it is one), without a header row if the file has one."""
     path = Path(path)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [n for n in archive.namelist() if n.endswith(".csv")] or archive.namelist()
-            with archive.open(members[0]) as member:
-                yield from _rows(io.TextIOWrapper(member, encoding="utf-8", newline=""))
+        with zipfile.ZipFile(path) as archive, archive.open(_csv_member(archive)) as member:
+            yield from _rows(io.TextIOWrapper(member, encoding="utf-8", newline=""))
     else:
         with path.open(encoding="utf-8", newline="") as f:
             yield from _rows(f)
 
 
-def _rows(text: io.TextIOBase | io.TextIOWrapper) -> Iterator[list[str]]:
+def _rows(text: io.TextIOBase) -> Iterator[list[str]]:
     for n, fields in enumerate(csv.reader(text)):
         if not fields:
             continue

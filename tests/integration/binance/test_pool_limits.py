@@ -10,7 +10,7 @@ from conftest import eventually
 from cryptoradar.events import ConnectionState, Event, FeedStatus, Market
 from cryptoradar.sim import Fault, FaultKind, SimOptions, Simulator
 from cryptoradar.sources.base import TokenBucket
-from cryptoradar.sources.binance.pool import PoolSettings, StreamPool, connect_limiter
+from cryptoradar.sources.binance.pool import PoolSettings, StreamPool
 
 INTERVALS = ("1m", "3m", "5m", "15m", "30m")
 
@@ -49,7 +49,7 @@ async def test_1500_streams_no_violations_across_reconnect_storms() -> None:
         pool = StreamPool(
             settings,
             clock=sim.clock,
-            connect_limiter=connect_limiter(200, 300.0),
+            connect_limiter=TokenBucket.at_most(200, 300.0),
             sink=sink,
             publish_status=statuses.append,
         )
@@ -140,7 +140,7 @@ async def _storm(limiter: TokenBucket, drops: int) -> tuple[int, int, int]:
 
 async def test_connect_limiter_keeps_a_reconnect_storm_under_the_attempt_limit() -> None:
     # A limiter sized to the per-IP limit with a margin: 10 per 2 s against the simulator's 12.
-    violations, attempts, peak = await _storm(connect_limiter(ATTEMPTS - 2, WINDOW_S), drops=4)
+    violations, attempts, peak = await _storm(TokenBucket.at_most(ATTEMPTS - 2, WINDOW_S), drops=4)
     assert violations == 0
     assert attempts >= 30  # 6 connects + 4 storms of 6 reconnects
     assert peak <= ATTEMPTS

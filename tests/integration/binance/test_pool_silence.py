@@ -6,7 +6,8 @@ from __future__ import annotations
 from conftest import eventually
 from cryptoradar.events import ConnectionState, Event, Market
 from cryptoradar.sim import Fault, FaultKind, SimOptions, Simulator
-from cryptoradar.sources.binance.pool import PoolSettings, StreamPool, connect_limiter
+from cryptoradar.sources.base import TokenBucket
+from cryptoradar.sources.binance.pool import PoolSettings, StreamPool
 
 STALE_S = 0.6
 
@@ -25,7 +26,7 @@ async def test_a_silent_stream_is_reported_then_reconnected_if_still_wanted() ->
         settings = PoolSettings(market=Market.SPOT, ws_url=sim.spot_ws_url, streams_per_connection=10,
                                 control_messages_per_s=3, stale_after_s=STALE_S, max_connection_age_s=3600,
                                 backoff_initial_s=0.05, backoff_max_s=0.2)  # fmt: skip
-        pool = StreamPool(settings, clock=sim.clock, connect_limiter=connect_limiter(300, 300.0), sink=sink,
+        pool = StreamPool(settings, clock=sim.clock, connect_limiter=TokenBucket.at_most(300, 300.0), sink=sink,
                           publish_status=lambda _s: None, on_silent=reported.append)  # fmt: skip
         pool.set_streams(names)
         await pool.start()

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import AsyncMock
 
 import pytest
 
 from cryptoradar.backtest.candles import CandleCache
 from cryptoradar.backtest.fetch import FetchRequest, fetch_candles, page_windows
 from cryptoradar.events import Bar, Market
+from cryptoradar.sources.binance.rest import BinanceRest
 
 MINUTE_MS = 60_000
 
 
-class _Refuses:
-    """A klines source that must not be asked."""
-
-    async def klines(
-        self,
-        symbol: str,
-        interval: str,
-        *,
-        limit: int,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[Bar]:
-        raise AssertionError(f"unexpected request for {symbol} {interval}")
+def _refuses() -> AsyncMock:
+    """A klines source that must not be asked: every request fails, and the test checks none was sent."""
+    source = AsyncMock(spec=BinanceRest)
+    source.klines.side_effect = AssertionError("unexpected klines request")
+    return source
 
 
 def test_page_windows_cover_the_span_without_overlap() -> None:
@@ -54,8 +48,10 @@ def test_bad_requests_are_refused(symbols: tuple[str, ...], interval: str, from_
 
 async def test_without_a_start_only_series_with_a_cache_can_resume(tmp_path: Path) -> None:
     request = FetchRequest(Market.SPOT, ("btcusdt",), "1m", None, 10 * MINUTE_MS)
+    source = _refuses()
     with pytest.raises(ValueError, match="BTCUSDT 1m has no cache"):
-        await fetch_candles(_Refuses(), CandleCache(tmp_path), request)
+        await fetch_candles(source, CandleCache(tmp_path), request)
+    source.klines.assert_not_awaited()
 
 
 async def test_a_complete_cache_sends_no_request(tmp_path: Path) -> None:
@@ -66,7 +62,9 @@ async def test_a_complete_cache_sends_no_request(tmp_path: Path) -> None:
         for t in range(10)
     ]  # fmt: skip
     assert cache.append(Market.SPOT, "BTCUSDT", "1m", bars) == 10
+    source = _refuses()
     summary = await fetch_candles(
-        _Refuses(), cache, FetchRequest(Market.SPOT, ("BTCUSDT",), "1m", 0, 10 * MINUTE_MS)
+        source, cache, FetchRequest(Market.SPOT, ("BTCUSDT",), "1m", 0, 10 * MINUTE_MS)
     )
     assert (summary.requests, summary.bars_written) == (0, {"BTCUSDT": 0})
+    source.klines.assert_not_awaited()

@@ -52,6 +52,7 @@ from cryptoradar.events import (
     StatusLevel,
     Ticker,
 )
+from cryptoradar.sources.base import TokenBucket
 from cryptoradar.sources.binance.bars import (
     REST_FINAL_MARGIN_MS,
     BarCloser,
@@ -66,7 +67,6 @@ from cryptoradar.sources.binance.pool import (
     PooledConnection,
     PoolSettings,
     StreamPool,
-    connect_limiter,
 )
 from cryptoradar.sources.binance.rest import BinanceRest, RestSettings, ServerClock
 from cryptoradar.sources.binance.universe import FuturesUniverse, SpotUniverse, UniverseChange
@@ -175,7 +175,7 @@ class BinanceFeed:
         self._delivery: asyncio.Task[None] | None = None
         # One limiter for every connection of both markets: the attempt cap is per IP, and futures does not
         # state its own, so the spot cap bounds the sum.
-        self._connect_limiter = connect_limiter(binance.connect_attempts_per_5min, 300.0)
+        self._connect_limiter = TokenBucket.at_most(binance.connect_attempts_per_5min, 300.0)
         self._spot_universe = SpotUniverse(universe)
         self._futures_universe = FuturesUniverse(universe)
         self._markets: dict[Market, MarketFeed] = {Market.SPOT: self._build(Market.SPOT)}

@@ -15,8 +15,8 @@ Contract:
   `stale_after_s` is reported to `on_silent` (its symbol may have been halted or delisted: the owner checks
   its universe and drops it). If every such stream of the connection is silent, or one is still silent and
   still wanted `stale_after_s` after the report, the session ends (`stale`) and `sources.base` reconnects.
-- Every connection of the pool takes its connect attempts from one `connect_limiter` (see
-  `connect_limiter()`), so a reconnect storm stays under the exchange's per-IP attempt limit.
+- Every connection of the pool takes its connect attempts from one `connect_limiter` (built
+  by `TokenBucket.at_most`), so a reconnect storm stays under the exchange's per-IP attempt limit.
 - Before `max_connection_age_s`, and when a `serverShutdown` arrives, a connection is replaced make-before-
   break: a new one subscribes the same streams, and only then is the old one closed. Duplicates during the
   overlap are the bar closer's job.
@@ -55,7 +55,6 @@ __all__ = [
     "PooledConnection",
     "Route",
     "StreamPool",
-    "connect_limiter",
     "control_batches",
     "route_for",
     "stream_url",
@@ -96,11 +95,6 @@ def stream_url(ws_base_url: str, route: Route) -> str:
 def is_scheduled(stream: str) -> bool:
     stream_type, is_array = stream_type_of(stream)
     return stream_type in _SCHEDULED_TYPES or is_array
-
-
-def connect_limiter(attempts: int, window_s: float) -> TokenBucket:
-    """A limiter that never lets more than `attempts` connects start in any `window_s`."""
-    return TokenBucket.at_most(attempts, window_s)
 
 
 def control_batches(names: Iterable[str]) -> list[list[str]]:

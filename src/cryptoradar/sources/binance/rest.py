@@ -57,6 +57,7 @@ __all__ = [
     "ServerClock",
     "WeightGate",
     "futures_klines_limit",
+    "klines_limit",
     "request_weight",
 ]
 
@@ -115,6 +116,12 @@ def futures_klines_limit(expected_rows: int) -> int:
     if expected_rows < 500:
         return 499
     return FUTURES_KLINES_LIMIT
+
+
+def klines_limit(market: Market, expected_rows: int) -> int:
+    """The limit to send for a page of `expected_rows` klines: spot costs 2 whatever the limit, USD-M
+    weight grows with the limit asked, not the rows sent (`futures_klines_limit`)."""
+    return SPOT_KLINES_LIMIT if market is Market.SPOT else futures_klines_limit(expected_rows)
 
 
 class ServerClock:
@@ -333,7 +340,7 @@ class BinanceRest:
         step_ms = nominal_interval_ms(interval)
         while start_ms <= end_ms:
             expected = (end_ms - start_ms) // step_ms + 1
-            limit = SPOT_KLINES_LIMIT if self.market is Market.SPOT else futures_klines_limit(expected)
+            limit = klines_limit(self.market, expected)
             page = await self.klines(symbol, interval, limit=limit, start_ms=start_ms, end_ms=end_ms)
             out.extend(page)
             if len(page) < limit:
