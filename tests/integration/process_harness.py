@@ -7,10 +7,11 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -26,21 +27,26 @@ def free_port() -> int:
 
 @dataclass
 class WebhookStub:
-    """Records every alert id POSTed to it (as the generic webhook sink sends them)."""
+    """Records every alert id POSTed to it."""
 
     url: str = ""
     alert_ids: list[int] = field(default_factory=list)
-    bodies: list[bytes] = field(default_factory=list)
+
+
+def sink_alert_ids(body: Any) -> Iterable[int]:
+    """The alert ids in a generic webhook sink body: {"alerts": [{"alert_id": ...}, ...]}."""
+    return (a["alert_id"] for a in body["alerts"])
 
 
 @asynccontextmanager
-async def webhook_stub() -> AsyncIterator[WebhookStub]:
+async def webhook_stub(
+    alert_ids: Callable[[Any], Iterable[int]] = sink_alert_ids,
+) -> AsyncIterator[WebhookStub]:
+    """An aiohttp server on a free port; `alert_ids` reads the ids out of each JSON body."""
     stub = WebhookStub()
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        stub.bodies.append(body)
-        stub.alert_ids.extend(a["alert_id"] for a in (await request.json())["alerts"])
+        stub.alert_ids.extend(alert_ids(await request.json()))
         return web.Response(status=204)
 
     app = web.Application()

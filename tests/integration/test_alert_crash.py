@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiohttp import web
+from process_harness import webhook_stub
 
 from cryptoradar.config.storage import StorageBackend
 from stores import StoreFactory
@@ -23,23 +23,6 @@ from stores import StoreFactory
 CHILD = Path(__file__).with_name("alert_crash_child.py")
 SIGNALS = 400
 KILLS = 22
-
-
-async def _stub() -> tuple[web.AppRunner, str, list[int]]:
-    received: list[int] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        received.extend(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}/hook", received
 
 
 async def _spawn(db: str, url: str, log: Path) -> asyncio.subprocess.Process:
@@ -71,23 +54,22 @@ async def test_sigkill_loses_nothing_and_duplicates_at_most_one_per_kill(
         if config.backend is StorageBackend.POSTGRES
         else str(config.sqlite_path)
     )
-    runner, url, received = await _stub()
-    try:
+    # The crash child POSTs a bare JSON list of alert ids.
+    async with webhook_stub(alert_ids=list) as hook:
         kills = 0
         for _ in range(KILLS):
-            proc = await _spawn(db, url, log)
+            proc = await _spawn(db, hook.url, log)
             # The kill moment is the thing under test, so it is random by design (not a synchronisation).
             await asyncio.sleep(rng.uniform(0.0, 0.25))
             if proc.returncode is None:
                 proc.kill()
                 kills += 1
             await proc.wait()
-        proc = await _spawn(db, url, log)
+        proc = await _spawn(db, hook.url, log)
         assert proc.stdout is not None
         assert (await asyncio.wait_for(proc.stdout.readline(), timeout=60)).strip() == b"DONE"
         assert await proc.wait() == 0
-    finally:
-        await runner.cleanup()
+    received = hook.alert_ids
 
     store = stores.new()
     await store.open()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -16,19 +17,24 @@ from cryptoradar.config.detectors import ConfluenceConfig, DetectorsConfig
 from cryptoradar.sim import SimOptions, Simulator
 
 
+def _file_alerts_settings(alerts_file: Path, **sections: Any) -> Settings:
+    """Every alert delivered at once to `alerts_file` (JSON lines); the other `sections` as given."""
+    return Settings(
+        alerts=AlertsConfig(
+            channels={"file": LogChannel(path=alerts_file)},
+            default_channels=("file",),
+            fallback_channels=("file",),
+            group_wait_s=0.0,
+        ),
+        **sections,
+    )
+
+
 async def test_simulated_market_reaches_an_alert_file_exactly_once(tmp_path: Path) -> None:
     alerts_file = tmp_path / "alerts.jsonl"
     options = SimOptions(seed=21, symbols=40, futures_symbols=8, acceleration=120.0, history_bars=120)
     async with Simulator(options) as sim:
-        base = Settings(
-            alerts=AlertsConfig(
-                channels={"file": LogChannel(path=alerts_file)},
-                default_channels=("file",),
-                fallback_channels=("file",),
-                group_wait_s=0.0,
-            ),
-            api=ApiConfig(port=0),
-        )
+        base = _file_alerts_settings(alerts_file, api=ApiConfig(port=0))
         settings = settings_for(sim, base, tmp_path)
         radar = Radar(settings, clock=sim.clock)
         await radar.start()
@@ -66,14 +72,9 @@ async def test_a_first_start_alerts_what_closes_while_watching_not_the_bootstrap
     options = SimOptions(seed=22, symbols=20, futures_symbols=4, acceleration=120.0, history_bars=120)
     async with Simulator(options) as sim:
         symbols = tuple(sorted(sim.symbols))
-        base = Settings(
+        base = _file_alerts_settings(
+            tmp_path / "alerts.jsonl",
             detectors=DetectorsConfig(confluence=ConfluenceConfig(symbols=symbols, min_factors=2)),
-            alerts=AlertsConfig(
-                channels={"file": LogChannel(path=tmp_path / "alerts.jsonl")},
-                default_channels=("file",),
-                fallback_channels=("file",),
-                group_wait_s=0.0,
-            ),
             api=ApiConfig(enabled=False),
         )
         started_ms = sim.now_ms()

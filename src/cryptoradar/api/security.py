@@ -16,6 +16,8 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 from cryptoradar.config.api import is_loopback, requires_token
 from cryptoradar.core.errors import ConfigError
+from cryptoradar.core.logging import MIN_SECRET_LEN
+from cryptoradar.core.logging import REDACTED as REDACTED_TEXT
 
 __all__ = [
     "REDACTED",
@@ -27,9 +29,7 @@ __all__ = [
     "secret_values",
 ]
 
-REDACTED = b"**********"
-_MIN_SECRET_LEN = 4
-"""Shorter values are not scrubbed: replacing "a" everywhere would garble every body."""
+REDACTED = REDACTED_TEXT.encode()
 
 
 def check_bind(host: str, token: SecretStr) -> None:
@@ -79,7 +79,7 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret containing another is replaced whole.
         self._secrets = sorted(
-            {s.encode() for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True
+            {s.encode() for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True
         )
 
     def __bool__(self) -> bool:

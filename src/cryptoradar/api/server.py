@@ -129,7 +129,7 @@ class ApiServer:
         self._market = market
         self._live = live
         self._clock = clock
-        self._scrubber = SecretScrubber([*secrets, config.token.get_secret_value()])
+        self.set_secrets(secrets)
         self._token_required = bool(config.token.get_secret_value())
         self._lag = EventLoopLagMonitor(config.loop_lag_interval_s)
         self._runner: web.AppRunner | None = None

@@ -18,8 +18,9 @@ from cryptoradar.core.clock import Clock, SystemClock
 LogFormat = Literal["json", "console", "auto"]
 
 _NS_PER_S = 1_000_000_000
-_MIN_SECRET_LEN = 4
-"""Shorter values are not redacted: replacing "a" everywhere would garble every line."""
+MIN_SECRET_LEN = 4
+"""Shorter secret values are not redacted (here or in API responses): replacing "a" everywhere would
+garble every line."""
 REDACTED = "**********"
 _OUR_HANDLER = "_cryptoradar_handler"
 """Attribute marking handlers installed here, so configuring twice replaces instead of duplicating."""
@@ -79,7 +80,7 @@ class SecretRedactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
 
     def __call__(
         self, _logger: object, _method: str, event_dict: structlog.typing.EventDict
