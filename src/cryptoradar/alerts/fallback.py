@@ -115,7 +115,7 @@ class OperatorDesk:
         self._clock = clock
         self._channels_for = channels_for
         self._sleep = sleep
-        self.watch = OperatorWatch(
+        self._watch = OperatorWatch(
             connections_down_after_s=config.connections_down_after_s,
             store_failures_before_alert=config.store_failures_before_alert,
             repeat_interval_s=config.repeat_interval_s,
@@ -126,21 +126,21 @@ class OperatorDesk:
         self._idle.set()
 
     def on_status(self, status: FeedStatus) -> None:
-        self._raise(self.watch.on_status(status))
+        self._raise(self._watch.on_status(status))
 
     def on_channel_disabled(self, channel: str, error: str) -> None:
-        self._raise(self.watch.on_channel_disabled(channel, error, self._clock.now_ns()))
+        self._raise(self._watch.on_channel_disabled(channel, error, self._clock.now_ns()))
 
     def on_store_result(self, error: str | None) -> None:
         now_ns = self._clock.now_ns()
         if error is None:
-            self._raise(self.watch.on_store_ok(now_ns))
+            self._raise(self._watch.on_store_ok(now_ns))
         else:
-            self._raise(self.watch.on_store_error(error, now_ns))
+            self._raise(self._watch.on_store_error(error, now_ns))
 
     @property
     def open_incidents(self) -> list[tuple[IncidentKind, str]]:
-        return self.watch.open_incidents
+        return self._watch.open_incidents
 
     async def wait_idle(self) -> None:
         """Return once every queued notice has been attempted."""
@@ -178,4 +178,4 @@ class OperatorDesk:
     async def run_poller(self) -> None:
         while True:
             await self._sleep(self._config.poll_interval_s)
-            self._raise(self.watch.poll(self._clock.now_ns()))
+            self._raise(self._watch.poll(self._clock.now_ns()))

@@ -28,9 +28,9 @@ from enum import StrEnum
 
 import msgspec
 
+from cryptoradar.alerts.wallet import OPERATOR_DETECTOR
 from cryptoradar.events import ConnectionState, Direction, FeedStatus, Severity, Signal, StatusLevel
 
-OPERATOR_DETECTOR = "operator"
 _NS_PER_S = 1_000_000_000
 _REST_CONNECTION = "rest"
 STORE_SUBJECT = "store"
@@ -86,7 +86,6 @@ class OperatorWatch:
         self._open: dict[tuple[IncidentKind, str], _Incident] = {}
         self._store_failures = 0
         self._store_failing_since_ns = 0
-        self._last_store_error = ""
 
     @property
     def open_incidents(self) -> list[tuple[IncidentKind, str]]:
@@ -132,7 +131,6 @@ class OperatorWatch:
         if self._store_failures == 0:
             self._store_failing_since_ns = now_ns
         self._store_failures += 1
-        self._last_store_error = error[:500]
         if self._store_failures < self._store_failures_before_alert:
             return []
         return self._open_incident(
@@ -140,7 +138,7 @@ class OperatorWatch:
             STORE_SUBJECT,
             self._store_failing_since_ns,
             "alert store unwritable",
-            f"{self._store_failures} consecutive writes failed; last error: {self._last_store_error}. "
+            f"{self._store_failures} consecutive writes failed; last error: {error[:500]}. "
             "New alerts cannot be persisted and are not delivered until it recovers",
             now_ns=now_ns,
         )

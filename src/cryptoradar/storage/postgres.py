@@ -32,6 +32,7 @@ from cryptoradar.storage.rows import (
     StoredPendingDelivery,
     StoredSilence,
     encode_matchers,
+    list_alerts_query,
 )
 
 _REDACTED = "***"
@@ -221,26 +222,17 @@ class PostgresStore:
         before_id: int | None = None,
         limit: int = 100,
     ) -> list[StoredAlert]:
-        clauses: list[str] = []
-        params: list[object] = []
-        for condition, value in (
-            ("detector = $", detector),
-            ("type = $", kind),
-            ("symbol = $", symbol),
-            ("severity = $", severity),
-            ("created_at_ns >= $", since_ns),
-            ("id < $", before_id),
-        ):
-            if value is not None:
-                params.append(value)
-                clauses.append(f"{condition}{len(params)}")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(max(0, limit))
-        rows = await self._db.fetch(
-            f"SELECT id, signature, created_at_ns, payload FROM alerts{where} ORDER BY id DESC"
-            f" LIMIT ${len(params)}",
-            *params,
+        sql, params = list_alerts_query(
+            lambda n: f"${n}",
+            detector=detector,
+            kind=kind,
+            symbol=symbol,
+            severity=severity,
+            since_ns=since_ns,
+            before_id=before_id,
+            limit=limit,
         )
+        rows = await self._db.fetch(sql, *params)
         return [_alert(r) for r in rows]
 
     # --- cooldowns, silences, state --------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from cryptoradar.events import Signal
@@ -55,3 +57,34 @@ class StoredSilence(msgspec.Struct, frozen=True):
 
 def encode_matchers(matchers: tuple[str, ...]) -> str:
     return SIGNAL_ENCODER.encode(matchers).decode()
+
+
+def list_alerts_query(
+    placeholder: Callable[[int], str],
+    *,
+    detector: str | None,
+    kind: str | None,
+    symbol: str | None,
+    severity: str | None,
+    since_ns: int | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[str, list[object]]:
+    """The `list_alerts` SQL and its parameters; `placeholder(n)` spells the n-th (1-based) parameter."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for condition, value in (
+        ("detector =", detector),
+        ("type =", kind),
+        ("symbol =", symbol),
+        ("severity =", severity),
+        ("created_at_ns >=", since_ns),
+        ("id <", before_id),
+    ):
+        if value is not None:
+            params.append(value)
+            clauses.append(f"{condition} {placeholder(len(params))}")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.append(max(0, limit))
+    sql = f"SELECT id, signature, created_at_ns, payload FROM alerts{where} ORDER BY id DESC"
+    return f"{sql} LIMIT {placeholder(len(params))}", params

@@ -34,6 +34,7 @@ from cryptoradar.storage.rows import (
     StoredPendingDelivery,
     StoredSilence,
     encode_matchers,
+    list_alerts_query,
 )
 
 T = TypeVar("T")
@@ -321,26 +322,16 @@ class SqliteStore:
         before_id: int | None = None,
         limit: int = 100,
     ) -> list[StoredAlert]:
-        clauses: list[str] = []
-        params: list[object] = []
-        for column, value in (
-            ("detector", detector),
-            ("type", kind),
-            ("symbol", symbol),
-            ("severity", severity),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if since_ns is not None:
-            clauses.append("created_at_ns >= ?")
-            params.append(since_ns)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT id, signature, created_at_ns, payload FROM alerts{where} ORDER BY id DESC LIMIT ?"
-        params.append(max(0, limit))
+        sql, params = list_alerts_query(
+            lambda _: "?",
+            detector=detector,
+            kind=kind,
+            symbol=symbol,
+            severity=severity,
+            since_ns=since_ns,
+            before_id=before_id,
+            limit=limit,
+        )
 
         def op(db: sqlite3.Connection) -> list[StoredAlert]:
             return [_alert(r) for r in db.execute(sql, params).fetchall()]
