@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import aiohttp
 import msgspec
 import structlog
 from prometheus_client import Counter
@@ -39,10 +38,12 @@ from cryptoradar.config import Settings
 from cryptoradar.config.evm import ExecutorWebhookConfig
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
+from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.events import ConnectionState, Event, FeedStatus, StatusLevel, WalletTrade
+from cryptoradar.sinks import HttpPoster
 from cryptoradar.sinks.webhook import signature, signing_key
 from cryptoradar.sources.evm import WalletMonitor
 from cryptoradar.storage.evm_sqlite import SqliteWalletStore
@@ -114,7 +115,7 @@ class ExecutorWebhook:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HttpPoster("executor webhook", None, config.timeout_s)
         self._log = LogOncePerKind(clock=clock)
         self.sent = 0
 
@@ -130,7 +131,6 @@ class ExecutorWebhook:
         return len(self._queue)
 
     async def run(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._config.timeout_s))
         try:
             while True:
                 if not self._queue:
@@ -140,7 +140,7 @@ class ExecutorWebhook:
                     continue
                 await self._deliver(self._queue.popleft())
         finally:
-            await self._session.close()
+            await self._http.close()
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -163,7 +163,6 @@ class ExecutorWebhook:
 
     async def _post(self, trade: WalletTrade) -> tuple[bool, str] | None:
         """None on success, else (retryable, reason). The URL never appears in a reason (secret)."""
-        assert self._session is not None
         event_id = executor_event_id(trade)
         body = msgspec.json.encode(ExecutorMessage(EXECUTOR_SCHEMA_VERSION, event_id, trade))
         timestamp_s = self._clock.now_ns() // 1_000_000_000
@@ -174,11 +173,12 @@ class ExecutorWebhook:
             "webhook-signature": signature(self._key, event_id, timestamp_s, body),
         }
         try:
-            async with self._session.post(
-                self._config.url.get_secret_value(), data=body, headers=headers, allow_redirects=False
-            ) as resp:
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            status = (await self._http.post(self._config.url.get_secret_value(), body, headers)).status
+        except RetryableError as e:
+            return True, str(e)
+        except PermanentError as e:
+            return False, str(e)
+        except OSError as e:
             return True, type(e).__name__
         if 200 <= status < 300:
             return None
@@ -263,22 +263,19 @@ class WalletPath:
         self._monitor = None
 
     def state(self) -> WalletPathState:
-        chains = (
-            ()
-            if self._monitor is None
-            else tuple(
-                WalletChainState(
-                    chain=name,
-                    ws_state=c.state,
-                    ws_ready=c.ws_ready,
-                    polling_active=c.polling_active,
-                    reconnects=c.reconnects,
-                    cursor=c.processor.cursor,
-                    trades_emitted=c.processor.emitted_total,
-                    duplicates_dropped=c.processor.duplicates_total,
-                )
-                for name, c in self._monitor.chains.items()
+        monitored = {} if self._monitor is None else self._monitor.chains
+        chains = tuple(
+            WalletChainState(
+                chain=name,
+                ws_state=c.state,
+                ws_ready=c.ws_ready,
+                polling_active=c.polling_active,
+                reconnects=c.reconnects,
+                cursor=c.processor.cursor,
+                trades_emitted=c.processor.emitted_total,
+                duplicates_dropped=c.processor.duplicates_total,
             )
+            for name, c in monitored.items()
         )
         return WalletPathState(
             enabled=self.enabled,

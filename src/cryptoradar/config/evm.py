@@ -54,6 +54,14 @@ POLYGON_USDC_E = "0x2791bca1f2de4661ed88a30c99a7a9449aa84174"
 POLYGON_USDC = "0x3c499c542cef5e3811e1192ce70d8cc03d5c3359"
 
 
+_HTTP = ("http", "https")
+
+
+def _has_scheme_and_host(url: str, schemes: tuple[str, ...]) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in schemes and bool(parts.hostname)
+
+
 class ExplorerApiConfig(Section):
     """An Etherscan-v2-style explorer API (`module=account&action=tokentx`) as the last-resort source.
 
@@ -74,8 +82,7 @@ class ExplorerApiConfig(Section):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not _has_scheme_and_host(value, _HTTP):
             raise ValueError(f"{value!r} is not an http(s) URL with a host")
         return value
 
@@ -127,11 +134,10 @@ class ChainConfig(Section):
     @classmethod
     def _url_scheme(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         # The message never repeats the URL: providers put API keys in it.
-        allowed = ("ws", "wss") if info.field_name == "ws_url" else ("http", "https")
+        allowed = ("ws", "wss") if info.field_name == "ws_url" else _HTTP
         if value is not None:
             url = value.get_secret_value()
-            parts = urlsplit(url)
-            if parts.scheme not in allowed or not parts.hostname:
+            if not _has_scheme_and_host(url, allowed):
                 raise ValueError(
                     f"expected a {' or '.join(allowed)} URL with a host (value not shown: it is secret)"
                 )
@@ -217,8 +223,7 @@ class ExecutorWebhookConfig(Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: SecretStr) -> SecretStr:
-        parts = urlsplit(value.get_secret_value())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not _has_scheme_and_host(value.get_secret_value(), _HTTP):
             raise ValueError("expected an http(s) URL with a host (value not shown: it is secret)")
         return value
 

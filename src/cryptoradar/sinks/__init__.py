@@ -7,6 +7,7 @@ boundary. Secrets (webhook URLs, bot tokens, passwords, Apprise URLs) never appe
 
 from __future__ import annotations
 
+from cryptoradar.sinks._http import HttpPoster
 from cryptoradar.sinks.apprise_bridge import AppriseSink
 from cryptoradar.sinks.console import ConsoleSink
 from cryptoradar.sinks.discord import DiscordSink
@@ -22,6 +23,7 @@ __all__ = [
     "DiscordSink",
     "EmailSink",
     "FsyncPolicy",
+    "HttpPoster",
     "JsonLinesSink",
     "SmtpSecurity",
     "StructlogSink",

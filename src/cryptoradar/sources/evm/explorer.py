@@ -18,7 +18,7 @@ import msgspec
 from cryptoradar.config.evm import ChainConfig, ExplorerApiConfig
 from cryptoradar.core.metrics import PARSE_ERRORS
 from cryptoradar.sources.base import TokenBucket
-from cryptoradar.sources.evm.logs import TRANSFER_TOPIC, RpcLog, pad_address
+from cryptoradar.sources.evm.logs import TRANSFER_TOPIC, RpcLog, hex_int, pad_address
 from cryptoradar.sources.evm.rpc import RpcUnavailable
 
 
@@ -37,7 +37,6 @@ class ExplorerTokenTx(msgspec.Struct, frozen=True):
 
 
 class _Reply(msgspec.Struct, frozen=True):
-    status: str = ""
     message: str = ""
     result: msgspec.Raw = msgspec.Raw(b"null")
 
@@ -93,8 +92,6 @@ class ExplorerPoller:
         self._session = session
         self._bucket = TokenBucket(rate_per_s=config.calls_per_s, burst=1)
         self._timeout = aiohttp.ClientTimeout(total=config.request_timeout_s)
-        self.calls = 0
-        self.bad_rows = 0
 
     async def poll(self, from_block: int) -> list[RpcLog]:
         """Every allowed transfer of every wallet at or after `from_block`, in block and log order."""
@@ -103,7 +100,7 @@ class ExplorerPoller:
             for entry in await self._wallet_rows(wallet, from_block):
                 # A transfer between two watched wallets is listed for both: one log.
                 logs[(entry.transactionHash, entry.logIndex)] = entry
-        return sorted(logs.values(), key=lambda e: (int(e.blockNumber, 16), int(e.logIndex, 16)))
+        return sorted(logs.values(), key=lambda e: (hex_int(e.blockNumber), hex_int(e.logIndex)))
 
     async def _wallet_rows(self, wallet: str, from_block: int) -> list[RpcLog]:
         out: list[RpcLog] = []
@@ -116,7 +113,6 @@ class ExplorerPoller:
                 try:
                     out.append(to_rpc_log(row))
                 except BadExplorerRow:
-                    self.bad_rows += 1
                     PARSE_ERRORS.labels("evm", "explorer_row").inc()
             if len(rows) < self._config.page_size:
                 return out
@@ -129,7 +125,6 @@ class ExplorerPoller:
 
     async def _call(self, wallet: str, start_block: int) -> list[ExplorerTokenTx]:
         await self._bucket.acquire()
-        self.calls += 1
         params = {
             "chainid": str(self._chain_id),
             "module": "account",

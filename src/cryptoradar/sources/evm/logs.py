@@ -139,6 +139,11 @@ def split_range(from_block: int, to_block: int, chunk_blocks: int) -> list[tuple
     ]
 
 
+def tx_url(chain: ChainConfig, tx_hash: str) -> str:
+    """The chain explorer's page for a transaction."""
+    return f"{chain.explorer_base_url.rstrip('/')}/tx/{tx_hash.lower()}"
+
+
 def hex_int(value: str) -> int:
     try:
         return int(value, 16)
@@ -212,7 +217,7 @@ def decode_log(log: RpcLog, ctx: DecodeContext, ts_event_ns: int, ts_recv_ns: in
             tx_hash=log.transactionHash.lower(),
             log_index=log_index,
             block_number=block_number,
-            explorer_url=f"{ctx.chain.explorer_base_url.rstrip('/')}/tx/{log.transactionHash.lower()}",
+            explorer_url=tx_url(ctx.chain, log.transactionHash),
             removed=log.removed,
             ts_event_ns=ts_event_ns,
             ts_recv_ns=ts_recv_ns,

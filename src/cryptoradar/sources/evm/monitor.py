@@ -112,7 +112,6 @@ class ChainMonitor:
                 config.watch.erc20_tokens,
                 session,
             )
-        self.explorer_polls = 0
         self.native: NativeWatcher | None = None
         if chain.native_transfers or chain.pending_transactions:
             self.native = NativeWatcher(ctx, self.processor, emit, clock, self._log_once)
@@ -370,7 +369,6 @@ class ChainMonitor:
             if logs:
                 high_water = max(high_water, *(hex_int(e.blockNumber) for e in logs))
             await self.processor.on_logs(logs, "explorer", self._clock.now_ns())
-            self.explorer_polls += 1
 
     def _set_polling(self, active: bool) -> None:
         self.polling_active = active

@@ -29,6 +29,7 @@ from cryptoradar.sources.evm.logs import (
     TradeKind,
     hex_int,
     pad_address,
+    tx_url,
 )
 from cryptoradar.sources.evm.processor import Emit, LogProcessor
 from cryptoradar.sources.evm.rpc import Rpc, RpcError, RpcUnavailable, WsRpc
@@ -61,14 +62,14 @@ def native_logs(block: RpcBlock, wallets: frozenset[str]) -> list[RpcLog]:
     """Pseudo-logs for the block's value transfers that involve a watched wallet (pure)."""
     out: list[RpcLog] = []
     for tx in block.transactions:
-        sender, receiver = tx.sender.lower(), (tx.to or "").lower()
-        if not receiver or hex_int(tx.value) == 0 or (sender not in wallets and receiver not in wallets):
+        sender, receiver, value = tx.sender.lower(), (tx.to or "").lower(), hex_int(tx.value)
+        if not receiver or value == 0 or (sender not in wallets and receiver not in wallets):
             continue
         out.append(
             RpcLog(
                 address="0x" + "0" * 40,
                 topics=[NATIVE_TRANSFER_TOPIC, pad_address(sender), pad_address(receiver)],
-                data="0x" + format(hex_int(tx.value), "064x"),
+                data="0x" + format(value, "064x"),
                 blockNumber=block.number,
                 transactionHash=tx.hash.lower(),
                 logIndex=hex(NATIVE_LOG_INDEX),
@@ -122,7 +123,7 @@ def pending_trade(tx: RpcTx, ctx: DecodeContext, senders: frozenset[str], now_ns
         tx_hash=tx.hash.lower(),
         log_index=NATIVE_LOG_INDEX,
         block_number=0,
-        explorer_url=f"{chain.explorer_base_url.rstrip('/')}/tx/{tx.hash.lower()}",
+        explorer_url=tx_url(chain, tx.hash),
         removed=False,
         ts_event_ns=now_ns,
         ts_recv_ns=now_ns,
@@ -157,7 +158,6 @@ class NativeWatcher:
         self.next_block: int | None = None
         """The first block the live follower has not read yet (set by the backfill)."""
         self._pending: asyncio.Queue[str] = asyncio.Queue(maxsize=_PENDING_QUEUE)
-        self.pending_seen = 0
 
     async def fetch(self, rpc: Rpc, from_block: int, to_block: int) -> list[RpcLog]:
         """Backfill/poll: the range's native transfers; the live follower continues after `to_block`."""
@@ -217,5 +217,4 @@ class NativeWatcher:
                 continue
             trade = pending_trade(tx, self._ctx, self.pending_senders, self._clock.now_ns())
             if trade is not None:
-                self.pending_seen += 1
                 await self._emit(trade)
