@@ -329,3 +329,17 @@ def test_stop_timeouts_leave_room_for_the_graceful_shutdown(monkeypatch: pytest.
     assert settings.log.file.path is not None
     assert str(settings.log.file.path).startswith("/var/log/cryptoradar/")
     assert settings.log.file.retention_days == 7
+
+
+def test_dockerfile_build_stage_copies_what_the_build_reads() -> None:
+    """pyproject.toml names the backend, setup.py compiles the hot path, README is the long description."""
+    instructions = dockerfile_instructions()
+    second_from = [i for i, (name, _) in enumerate(instructions) if name == "FROM"][1]
+    copied = {
+        path for name, args in instructions[:second_from] if name == "COPY" for path in args.split()[:-1]
+    }
+    assert {"pyproject.toml", "setup.py", "README.md", "src"} <= copied
+    assert (
+        "ENV",
+        "PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 CRYPTORADAR_REQUIRE_MYPYC=1",
+    ) in instructions

@@ -3,7 +3,8 @@
 `DetectorSet` is the entry point the app and the backtest share; rules are documented in docs/detectors.md.
 """
 
-from cryptoradar.detectors.confluence import ConfluenceDetector, ConfluenceState, DedupEntry
+from cryptoradar.detectors.confluence import ConfluenceDetector
+from cryptoradar.detectors.confluence_state import ConfluenceState, DedupEntry
 from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.detectors.momentum import MomentumDetector
 from cryptoradar.detectors.radar import FuturesRadar, RadarKind, RadarPattern, RadarStrength, Volatility

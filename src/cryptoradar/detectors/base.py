@@ -31,8 +31,12 @@ def seconds_to_ns(seconds: float) -> int:
     return round(seconds * NS_PER_S)
 
 
-def passed(name: str, value: float, op: str, threshold: float) -> Condition:
-    """A condition that held (detectors only emit when every gate condition held)."""
+def passed(name: str, value: int | float, op: str, threshold: int | float) -> Condition:
+    """A condition that held (detectors only emit when every gate condition held).
+
+    `int | float` and not `float`: compiled by mypyc, a `float` parameter turns an int argument into a
+    float, and counts (`group_size`, `factors_met`, ...) must stay ints in the signal (JSON `5`, not `5.0`).
+    """
     return Condition(name=name, value=value, op=op, threshold=threshold, passed=True)
 
 

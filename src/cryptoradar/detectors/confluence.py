@@ -21,10 +21,9 @@ from __future__ import annotations
 import heapq
 import math
 
-import msgspec
-
 from cryptoradar.config.detectors import ConfluenceConfig
 from cryptoradar.detectors.base import INPUTS_DROPPED, DropReason, passed
+from cryptoradar.detectors.confluence_state import ConfluenceState, DedupEntry
 from cryptoradar.events import Bar, Direction, Severity, Signal
 from cryptoradar.indicators import ATR, EMA, RSI, SMA, VWAP
 
@@ -34,22 +33,6 @@ KIND = "confluence"
 _INF = math.inf
 
 _SEVERITY_BY_CONFIDENCE = {3: Severity.INFO, 4: Severity.WARNING, 5: Severity.HIGH}
-
-
-class DedupEntry(msgspec.Struct, frozen=True):
-    """The last signal of one (symbol, timeframe, direction)."""
-
-    symbol: str
-    timeframe: str
-    direction: Direction
-    ts_ms: int
-    entry: float
-
-
-class ConfluenceState(msgspec.Struct, frozen=True):
-    """The detector's repeat-suppression memory as plain data (persist it, `restore` it later)."""
-
-    entries: tuple[DedupEntry, ...] = ()
 
 
 class _Series:

@@ -18,32 +18,12 @@ counts the bad bar and moves on.
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
 
 NAN = math.nan
 
 
 class NonFiniteInputError(ValueError):
     """An indicator was offered NaN or an infinity; its state is unchanged."""
-
-
-@runtime_checkable
-class Indicator(Protocol):
-    """What detectors rely on; `update` differs per input shape and is not part of it."""
-
-    @property
-    def value(self) -> float:
-        """The latest output; `math.nan` until `ready`."""
-        ...
-
-    @property
-    def ready(self) -> bool:
-        """True once enough inputs were seen for `value` to be defined."""
-        ...
-
-    def reset(self) -> None:
-        """Forget every input: back to the freshly constructed state."""
-        ...
 
 
 def reject_non_finite(indicator: str, *values: float) -> NonFiniteInputError:
@@ -57,7 +37,10 @@ def reject_non_finite(indicator: str, *values: float) -> NonFiniteInputError:
 
 def check_period(indicator: str, period: int, minimum: int = 1) -> int:
     """Validate a window length; returns it so constructors can assign in one line."""
-    if isinstance(period, bool) or not isinstance(period, int) or period < minimum:
+    # TypeError for a non-int, as compiled code raises at the call before this runs (see setup.py).
+    if isinstance(period, bool) or not isinstance(period, int):
+        raise TypeError(f"{indicator}: period must be an int >= {minimum}, got {period!r}")
+    if period < minimum:
         raise ValueError(f"{indicator}: period must be an int >= {minimum}, got {period!r}")
     return period
 
@@ -88,3 +71,15 @@ class ScalarOutput:
     def warmup(self) -> int:
         """The fewest updates after `reset()` before `ready` turns true."""
         return self._warmup
+
+    def __reduce__(self) -> tuple[type[ScalarOutput], tuple[object, ...], object]:
+        """`copy` and `pickle` support: rebuild from the constructor arguments, then restore the state.
+
+        The default protocol makes the object without calling `__init__`, which a class compiled by mypyc
+        refuses (its `__new__` runs `__init__`), so compiled indicators could not be copied without this.
+        """
+        return type(self), self._init_args(), self.__getstate__()
+
+    def _init_args(self) -> tuple[object, ...]:
+        """The constructor arguments of an indicator equal to this one after `reset()`."""
+        raise NotImplementedError

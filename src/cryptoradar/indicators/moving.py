@@ -26,6 +26,9 @@ class SMA(ScalarOutput):
         self._window = [0.0] * period
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
+
     def reset(self) -> None:
         # Zeros, so that adding `x - window[index]` is a plain add during warm-up.
         self._window[:] = [0.0] * self._period
@@ -80,6 +83,9 @@ class EMA(ScalarOutput):
         self._k = 2.0 / (period + 1)
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period, self._seed)
+
     def reset(self) -> None:
         self._count = 0
         self._sum = 0.0
@@ -114,6 +120,9 @@ class RMA(ScalarOutput):
     def __init__(self, period: int) -> None:
         self._period = self._warmup = check_period("RMA", period)
         self.reset()
+
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
 
     def reset(self) -> None:
         self._count = 0

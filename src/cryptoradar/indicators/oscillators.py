@@ -23,6 +23,9 @@ class RSI(ScalarOutput):
         self._warmup = period + 1
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
+
     def reset(self) -> None:
         self._count = 0
         self._prev = 0.0
@@ -81,6 +84,9 @@ class ROC(ScalarOutput):
         self._window = [0.0] * period
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
+
     def reset(self) -> None:
         self._count = 0
         self._index = 0
@@ -119,6 +125,9 @@ class EfficiencyRatio(ScalarOutput):
         self._window = [0.0] * period
         self._changes = [0.0] * period
         self.reset()
+
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
 
     def reset(self) -> None:
         # Zeros, so that the first update (which has no change) adds nothing to the path.

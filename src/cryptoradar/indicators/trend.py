@@ -39,6 +39,9 @@ class ADX(ScalarOutput):
         self._warmup = 2 * period
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
+
     def reset(self) -> None:
         self._count = 0
         self._prev_high = 0.0

@@ -37,6 +37,9 @@ class TrueRange(ScalarOutput):
         self._warmup = 2
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return ()
+
     def reset(self) -> None:
         self._prev_close = NAN
         self._value = NAN
@@ -66,6 +69,9 @@ class ATR(ScalarOutput):
         self._period = check_period("ATR", period)
         self._warmup = period + 1
         self.reset()
+
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period,)
 
     def reset(self) -> None:
         self._prev_close = NAN
@@ -117,6 +123,9 @@ class RollingStats(ScalarOutput):
         self._ddof = ddof
         self._window = [0.0] * period
         self.reset()
+
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._period, self._ddof)
 
     def reset(self) -> None:
         self._count = 0
@@ -221,6 +230,9 @@ class ZScore(ScalarOutput):
     @property
     def reference_mean(self) -> float:
         return self._reference_mean
+
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._stats._period, self._stats._ddof, self._include_current)
 
     def reset(self) -> None:
         self._stats.reset()

@@ -33,6 +33,9 @@ class VWAP(ScalarOutput):
         self._warmup = 1  # a single bar with positive volume
         self.reset()
 
+    def _init_args(self) -> tuple[object, ...]:
+        return (self._session_ms, self._offset_ms)
+
     def reset(self) -> None:
         self._session: int | None = None
         self._sum_pv = 0.0

@@ -13,7 +13,7 @@ import pytest
 from detector_factories import INTERVAL_MS, bar, confluence_bars
 
 from cryptoradar.config.detectors import ConfluenceConfig
-from cryptoradar.detectors.confluence import ConfluenceDetector, ConfluenceState, DedupEntry
+from cryptoradar.detectors import ConfluenceDetector, ConfluenceState, DedupEntry
 from cryptoradar.events import Bar, Direction, Signal
 
 MIN_MS = 60_000
