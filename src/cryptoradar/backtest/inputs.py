@@ -20,7 +20,8 @@ import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, islice, pairwise
+from operator import attrgetter, itemgetter, le
 from pathlib import Path
 
 import structlog
@@ -94,6 +95,8 @@ class LoadedStream:
     name: str
     events: Sequence[Event]
     report: ContinuityReport
+    series: tuple[Market, str, str] | None = None
+    """(market, symbol, interval) when every event is a bar of it (klines, candle and cache files)."""
 
 
 def load(source: BacktestInput) -> LoadedStream:
@@ -104,7 +107,8 @@ def load(source: BacktestInput) -> LoadedStream:
             trades, report = import_agg_trades(source.path, source.market, source.symbol)
             return LoadedStream(str(source.path), trades, report)
         bars, report = import_klines(source.path, source.market, source.symbol, source.interval)
-        return LoadedStream(str(source.path), bars, report)
+        series = (bars[0].market, bars[0].symbol, bars[0].interval) if bars else None
+        return LoadedStream(str(source.path), bars, report, series)
     if isinstance(source, CandleJsonInput):
         match = _CANDLE_NAME.match(source.path.name)
         symbol = source.symbol or (match["symbol"].replace("_", "").upper() if match else None)
@@ -112,11 +116,14 @@ def load(source: BacktestInput) -> LoadedStream:
         if symbol is None or interval is None:
             raise ValueError(f"{source.path}: pass symbol and interval, the file name does not carry them")
         bars = read_ohlcv_json(source.path, source.market, symbol, interval)
-        return LoadedStream(str(source.path), bars, _continuity(bars, interval))
+        return LoadedStream(
+            str(source.path), bars, _continuity(bars, interval), (source.market, symbol, interval)
+        )
     if isinstance(source, CacheInput):
         bars = source.cache.read(source.market, source.symbol, source.interval)
         path = source.cache.path(source.market, source.symbol, source.interval)
-        return LoadedStream(str(path), bars, _continuity(bars, source.interval))
+        series = (source.market, source.symbol, source.interval)
+        return LoadedStream(str(path), bars, _continuity(bars, source.interval), series)
     events: list[Event] = []
     report = ContinuityReport()
     for parsed in replay_frames(source.path, source.market):
@@ -155,37 +162,73 @@ class _EventKey:
 
     def __call__(self, e: Event) -> tuple[int, str, int]:
         if type(e) is Bar:
-            length = self._lengths.get(e.interval)
-            if length is None:
-                length = self._lengths[e.interval] = interval_ms(e.interval) or 0
-            return e.ts_event_ns, e.symbol, length
+            return e.ts_event_ns, e.symbol, self.length(e.interval)
         return e.ts_event_ns, getattr(e, "symbol", ""), 0
+
+    def length(self, interval: str) -> int:
+        length = self._lengths.get(interval)
+        if length is None:
+            length = self._lengths[interval] = interval_ms(interval) or 0
+        return length
+
+
+_TS_EVENT_NS = attrgetter("ts_event_ns")
+_SYMBOL = attrgetter("symbol")
+_INTERVAL = attrgetter("interval")
 
 
 def merge_in_event_order(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
     """Merge of per-input event streams by (ts_event_ns, symbol, interval length).
 
     Ties beyond the key keep stream order (the earlier input first), so the result is deterministic.
-    Streams that are lists already in key order (every archive and cache file) are merged by one stable
-    sort, which finds the runs and is several times cheaper than a heap; anything else is merged lazily
-    with a heap. Both give the same order: the heap merge's tie rule is the stable sort's.
+    When every stream is a list of one (symbol, interval length) in time order (every archive and cache
+    file; see `_series`), the merge is their concatenation, stably sorted on `ts_event_ns` alone if they
+    overlap in time: many times cheaper than a heap, and done here, not while iterating. Anything else
+    is merged lazily with a heap. Both give the same order: the heap merge's tie rule is the stable sort's.
     """
     if len(streams) == 1:
-        yield from streams[0]
-        return
+        return iter(streams[0])
     key = _EventKey()
-    if all(type(s) is list for s in streams):
-        keys: list[tuple[int, str, int]] = []
-        ordered = True
-        for s in streams:
-            stream_keys = [key(e) for e in s]
-            if any(a > b for a, b in pairwise(stream_keys)):
-                ordered = False
-                break
-            keys += stream_keys
-        if ordered:
-            events = [e for s in streams for e in s]
-            yield from map(events.__getitem__, sorted(range(len(events)), key=keys.__getitem__))
-            return
-    # heapq.merge breaks key ties by stream index, which gives the documented tie rule.
-    yield from heapq.merge(*streams, key=key)
+    ranked: list[tuple[str, int, int, int, int]] = []
+    for n, stream in enumerate(streams):
+        if type(stream) is list and not stream:
+            continue
+        series = _series(stream, key)
+        if series is None:
+            # heapq.merge breaks key ties by stream index, which gives the documented tie rule.
+            return heapq.merge(*streams, key=key)
+        symbol, length, first_ns, last_ns = series
+        ranked.append((symbol, length, first_ns, last_ns, n))
+    # Streams in (symbol, length, input) order, then stably by time: events at one time come out by
+    # symbol, length, then input, as the full key says; inside a stream the key never decreases.
+    ranked.sort(key=itemgetter(0, 1, 4))
+    events = chain.from_iterable(streams[n] for *_, n in ranked)
+    if all(last_ns <= first_ns for (_, _, _, last_ns, _), (_, _, first_ns, _, _) in pairwise(ranked)):
+        return events  # apart in time (one symbol over many days): the concatenation is the order
+    return iter(sorted(events, key=_TS_EVENT_NS))
+
+
+def _series(stream: Iterable[Event], key: _EventKey) -> tuple[str, int, int, int] | None:
+    """(symbol, interval length, first and last ts_event_ns) of a list sharing both, in time order.
+
+    None for anything else: a lazy stream, a recording's mixed events, or events out of time order.
+    """
+    if type(stream) is not list:
+        return None
+    kinds = set(map(type, stream))
+    if kinds == {Bar}:
+        symbols, intervals = set(map(_SYMBOL, stream)), set(map(_INTERVAL, stream))
+        if len(symbols) != 1 or len(intervals) != 1:
+            return None
+        symbol, length = symbols.pop(), key.length(intervals.pop())
+    elif len(kinds) == 1:
+        symbols = {getattr(e, "symbol", "") for e in stream}
+        if len(symbols) != 1:
+            return None
+        symbol, length = symbols.pop(), 0
+    else:
+        return None
+    times = list(map(_TS_EVENT_NS, stream))
+    if not all(map(le, times, islice(times, 1, None))):
+        return None
+    return symbol, length, times[0], times[-1]

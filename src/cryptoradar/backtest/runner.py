@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
+from typing import cast
 
 from cryptoradar.backtest.inputs import BacktestInput, LoadedStream, load, merge_in_event_order
 from cryptoradar.backtest.outcomes import PricePath, parse_horizon
@@ -50,6 +52,7 @@ __all__ = [
 DEFAULT_HORIZONS = ("15m", "1h", "4h")
 _PROGRESS_EVERY = 65_536
 _TRADES_PATH_INTERVAL = "1m"
+_CLOSED = attrgetter("closed")
 
 
 class Stage(StrEnum):
@@ -137,11 +140,14 @@ def replay_through_engine(
     return signals, n, bars
 
 
-def _filtered(events: Iterable[Event], options: BacktestOptions) -> Iterator[Event]:
+def _filtered(events: Iterable[Event], options: BacktestOptions) -> Iterable[Event]:
+    """`events` themselves when the options filter nothing, else the events they select, lazily."""
+    selects = (options.symbols, options.timeframes, options.from_ms, options.to_ms)
+    return events if selects == (None, None, None, None) else _selected(events, options)
+
+
+def _selected(events: Iterable[Event], options: BacktestOptions) -> Iterator[Event]:
     symbols, timeframes = options.symbols, options.timeframes
-    if symbols is None and timeframes is None and options.from_ms is None and options.to_ms is None:
-        yield from events
-        return
     lo_ns = options.from_ms * 1_000_000 if options.from_ms is not None else None
     hi_ns = options.to_ms * 1_000_000 if options.to_ms is not None else None
     for e in events:
@@ -163,13 +169,19 @@ def price_paths(
     bars: dict[tuple[Market, str, str], list[Bar]] = defaultdict(list)
     trades: dict[tuple[Market, str], list[Trade]] = defaultdict(list)
     for stream in streams:
-        for e in _filtered(stream.events, options):
+        events = _filtered(stream.events, options)
+        if stream.series is not None:  # bars of one (market, symbol, interval): no key per event
+            bars[stream.series].extend(cast("Iterable[Bar]", filter(_CLOSED, events)))
+            continue
+        for e in events:
             if type(e) is Bar and e.closed:
                 bars[(e.market, e.symbol, e.interval)].append(e)
             elif type(e) is Trade:
                 trades[(e.market, e.symbol)].append(e)
     finest: dict[tuple[Market, str], str] = {}
-    for market, symbol, interval in bars:
+    for (market, symbol, interval), series_bars in bars.items():
+        if not series_bars:
+            continue  # a series stream whose bars the options all filtered out
         length = interval_ms(interval)
         current = finest.get((market, symbol))
         if length is not None and (current is None or length < (interval_ms(current) or 0)):

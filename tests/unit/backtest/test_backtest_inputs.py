@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from conftest import shared_data
 from cryptoradar.backtest.candles import CandleCache
-from cryptoradar.backtest.inputs import CandleJsonInput, load, merge_in_event_order
+from cryptoradar.backtest.inputs import (
+    ArchiveInput,
+    BacktestInput,
+    CacheInput,
+    CandleJsonInput,
+    LoadedStream,
+    load,
+    merge_in_event_order,
+)
+from cryptoradar.backtest.runner import BacktestOptions, price_paths
 from cryptoradar.core.metrics import REGISTRY
-from cryptoradar.events import Bar, Market, Trade
+from cryptoradar.events import Bar, Event, Market, Trade
+from cryptoradar.sources.archive import interval_ms
 
 MIN = 60_000
 T0 = 1_700_000_000_000 // (5 * MIN) * (5 * MIN)
@@ -127,3 +141,134 @@ def test_a_list_out_of_key_order_merges_like_the_heap() -> None:
     by_list = list(merge_in_event_order([late_first, btc]))
     by_heap = list(merge_in_event_order([iter(late_first), iter(btc)]))
     assert [id(e) for e in by_list] == [id(e) for e in by_heap]
+
+
+def _day(symbol: str, interval: str, day: int, market: Market = Market.SPOT) -> list[Bar]:
+    """One "file": a day's bars of one (market, symbol, interval), in time order."""
+    length = {"1m": MIN, "5m": 5 * MIN}[interval]
+    start = T0 + day * 1440 * MIN
+    bars = [bar(symbol, interval, start + k * length) for k in range(1440 * MIN // length)]
+    return [msgspec.structs.replace(b, market=market) for b in bars]
+
+
+def _trades(symbol: str, day: int, seed: int) -> list[Trade]:
+    rng = random.Random(seed)
+    start_ns = (T0 + day * 1440 * MIN) * 1_000_000
+    # On minute boundaries: ties with each other and with the bars closing then.
+    times = sorted(start_ns + rng.randrange(1, 1440) * MIN * 1_000_000 for _ in range(500))
+    return [Trade(Market.USDM, symbol, n, 1.0, 1.0, False, ts, 0) for n, ts in enumerate(times)]
+
+
+MERGE_CASES = {
+    "one symbol over days, in order": lambda: [_day("BTCUSDT", "1m", d) for d in range(4)],
+    "one symbol over days, shuffled": lambda: [_day("BTCUSDT", "1m", d) for d in (2, 0, 3, 1)],
+    "symbols over one day": lambda: [_day(s, "1m", 0) for s in ("SOLUSDT", "BTCUSDT", "ETHUSDT")],
+    "overlapping days and symbols": lambda: [
+        _day("ETHUSDT", "1m", 1),
+        _day("BTCUSDT", "1m", 0),
+        _day("BTCUSDT", "1m", 1),
+        _day("ETHUSDT", "1m", 0),
+    ],
+    "1m and 5m of one symbol": lambda: [_day("BTCUSDT", "5m", 0), _day("BTCUSDT", "1m", 0)],
+    "the same file twice (full ties)": lambda: [_day("BTCUSDT", "1m", 0), _day("BTCUSDT", "1m", 0)],
+    "spot and futures of one symbol (ties on the key)": lambda: [
+        _day("BTCUSDT", "1m", 0, Market.USDM),
+        _day("BTCUSDT", "1m", 0),
+    ],
+    "trades and bars, with empty inputs": lambda: [
+        _trades("BTCUSDT", 0, 1),
+        [],
+        _day("BTCUSDT", "1m", 0),
+        _trades("ADAUSDT", 0, 2),
+        _day("ADAUSDT", "5m", 0),
+    ],
+}
+
+
+@pytest.mark.parametrize("make", MERGE_CASES.values(), ids=MERGE_CASES.keys())
+def test_archive_like_lists_merge_exactly_like_the_heap(make: Callable[[], list[list[Event]]]) -> None:
+    """Lists of one (symbol, interval) each take the concatenate-and-sort path: the heap's exact order."""
+    streams = make()
+    merged = list(merge_in_event_order(streams))
+    by_heap = list(merge_in_event_order([iter(s) for s in streams]))
+    assert [id(e) for e in merged] == [id(e) for e in by_heap]
+    assert len(merged) == sum(len(s) for s in streams)
+    keys = [(e.ts_event_ns, e.symbol, interval_ms(getattr(e, "interval", "1mo")) or 0) for e in merged]
+    assert keys == sorted(keys)
+
+
+def test_mixed_lists_fall_back_to_the_heap_in_the_same_order() -> None:
+    """A recording-like list (several symbols, out of time order) is not a series: the heap merges all."""
+    btc, eth = _day("BTCUSDT", "1m", 0)[:50], _day("ETHUSDT", "1m", 0)[:50]
+    recording: list[Event] = [e for pair in zip(eth, btc, strict=True) for e in pair]
+    recording[3], recording[10] = recording[10], recording[3]
+    streams = [recording, _day("BTCUSDT", "5m", 0)[:10], _trades("BTCUSDT", 0, 3)]
+    merged = list(merge_in_event_order(streams))
+    by_heap = list(merge_in_event_order([iter(s) for s in streams]))
+    assert [id(e) for e in merged] == [id(e) for e in by_heap]
+    assert len(merged) == 100 + 10 + 500
+
+
+def test_a_list_of_two_intervals_is_not_one_series() -> None:
+    """5m and 1m bars of one symbol in one list (in key order) merge by the heap, whichever length it has."""
+    five, one = _day("BTCUSDT", "5m", 0)[:3], _day("BTCUSDT", "1m", 0)[:15]
+    mixed = sorted([*five, *one], key=lambda b: (b.ts_event_ns, b.interval != "1m"))
+    streams = [mixed, _day("BTCUSDT", "1m", 0)[:15], _day("BTCUSDT", "5m", 0)[:3]]
+    merged = list(merge_in_event_order(streams))
+    by_heap = list(merge_in_event_order([iter(s) for s in streams]))
+    assert [id(e) for e in merged] == [id(e) for e in by_heap]
+    in_mixed = {id(b) for b in mixed}
+    at_ten = [(b.interval, id(b) in in_mixed) for b in merged if b.ts_event_ns == five[1].ts_event_ns]
+    assert at_ten == [("1m", True), ("1m", False), ("5m", True), ("5m", False)]
+
+
+def _archive_days(folder: Path, days: int) -> list[Path]:
+    """The real ADABTC day shifted to `days` consecutive daily archive files."""
+    source = (shared_data() / "archive" / "ADABTC-1m-2021-11-27.csv").read_text().splitlines()
+    paths = []
+    for d in range(days):
+        shift = d * 86_400_000
+        lines = []
+        for line in source:
+            fields = line.split(",")
+            fields[0], fields[6] = str(int(fields[0]) + shift), str(int(fields[6]) + shift)
+            lines.append(",".join(fields))
+        path = folder / f"ADABTC-1m-2021-11-{27 + d}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        BacktestOptions(),
+        BacktestOptions(symbols=frozenset({"ADABTC"}), from_ms=1_638_000_000_000),
+        BacktestOptions(timeframes=frozenset({"5m"})),
+    ],
+    ids=["everything", "from a time", "other timeframe"],
+)
+def test_price_paths_of_series_streams_equal_the_per_event_grouping(
+    tmp_path: Path, options: BacktestOptions
+) -> None:
+    """Archive and cache streams say which (market, symbol, interval) they hold, so `price_paths` takes
+    them whole; forgetting that (per-event grouping) gives the same paths."""
+    cache = CandleCache(tmp_path / "cache")
+    inputs: list[BacktestInput] = [ArchiveInput(p) for p in _archive_days(tmp_path, 3)]
+    inputs.append(CacheInput(cache, Market.USDM, "ADABTC", "1m"))
+    streams = [load(i) for i in inputs[:3]]
+    futures = [msgspec.structs.replace(b, market=Market.USDM) for b in streams[0].events]
+    cache.append(Market.USDM, "ADABTC", "1m", futures)
+    streams.append(load(inputs[3]))
+    assert [s.series for s in streams] == [(Market.SPOT, "ADABTC", "1m")] * 3 + [
+        (Market.USDM, "ADABTC", "1m")
+    ]
+
+    unlabelled = [LoadedStream(s.name, s.events, s.report) for s in streams]
+    by_series, by_event = price_paths(streams, options), price_paths(unlabelled, options)
+    assert by_series.keys() == by_event.keys()
+    for key, (interval, path) in by_series.items():
+        assert interval == by_event[key][0]
+        assert list(path.bars) == list(by_event[key][1].bars)
+    if options.timeframes is None and options.from_ms is None:
+        assert len(by_series[(Market.SPOT, "ADABTC")][1]) == 3 * 1440

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+from bisect import bisect_right
 
 import pytest
 
@@ -11,6 +13,7 @@ from cryptoradar.backtest.outcomes import (
     PricePath,
     first_exit,
     horizon_outcome,
+    horizon_outcomes,
     parse_horizon,
 )
 from cryptoradar.backtest.stats import (
@@ -176,3 +179,41 @@ def test_hit_rate_table_falls_back_to_roll_up() -> None:
     assert (row.symbol_group, row.bucket, row.n, row.hits) == ("MAJORS", ALL, 3, 3)
     assert "n=3" in table.context_line(signal(Direction.BULLISH, confidence=3.0), "1m")
     assert table.context_line(signal(Direction.BULLISH), "15m").endswith("n/a")
+
+
+def _bisect_span(bars: list[Bar], start_ms: int, end_ms: int) -> tuple[int, int]:
+    """The span by plain bisection over every bar, the reference for `PricePath.span`."""
+    i = bisect_right([b.open_time_ms for b in bars], start_ms)
+    return i, max(i, bisect_right([b.close_time_ms for b in bars], end_ms))
+
+
+@pytest.mark.parametrize("missing", [set(), {0}, {1, 2, 3}, {7, 20, 21, 39}], ids=str)
+def test_span_look_ups_equal_bisection_with_and_without_gaps(missing: set[int]) -> None:
+    """`PricePath` looks where the interval says first; gaps (and a gap at the start) fall back to a bisect."""
+    bars = [bar(k, 101.0, 99.0, 100.0 + k) for k in range(40) if k not in missing]
+    path = PricePath.from_bars(bars)
+    probes = range(T0 - 3 * MIN, T0 + 43 * MIN, MIN // 4)
+    for start in probes:
+        for length in (0, MIN - 1, MIN, 5 * MIN, 17 * MIN):
+            assert path.span(start, start + length) == _bisect_span(bars, start, start + length)
+        j = _bisect_span(bars, 0, start)[1]
+        assert path.close_at_or_before(start) == (bars[j - 1].close if j else None)
+
+
+def test_all_horizons_at_once_equal_one_at_a_time() -> None:
+    """`horizon_outcomes` reads each bar once for nested horizons: the same outcomes, in the given order."""
+    rng = random.Random(7)
+    rows = []
+    for _ in range(280):  # 4h40m after the signal bar: 5h is not covered
+        close = 100.0 * (1.0 + rng.gauss(0.0, 0.01))
+        rows.append((close * (1.0 + rng.random() / 50), close * (1.0 - rng.random() / 50), close))
+    path = path_of(rows)
+    horizons = ("4h", "15m", "1h", "15m", "5h", "30s")
+    for direction in (Direction.BULLISH, Direction.BEARISH):
+        for start in (START, START + 7 * MIN, START + 30 * MIN, START + 100 * MIN, START + 270 * MIN):
+            together = horizon_outcomes(path, 100.0, direction, start, horizons)
+            one_by_one = {h: horizon_outcome(path, 100.0, direction, start, h) for h in horizons}
+            assert together == {h: o for h, o in one_by_one.items() if o is not None}
+            assert list(together) == [h for h in dict.fromkeys(horizons) if one_by_one[h] is not None]
+    assert list(horizon_outcomes(path, 100.0, Direction.BULLISH, START, horizons)) == ["4h", "15m", "1h"]
+    assert horizon_outcomes(path, 0.0, Direction.BULLISH, START, horizons) == {}

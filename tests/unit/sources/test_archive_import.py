@@ -6,14 +6,17 @@ import csv
 import gzip
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from conftest import shared_data
+from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.events import Bar, Market
 from cryptoradar.sources.archive import (
     ArchiveName,
+    ContinuityReport,
     import_agg_trades,
     import_klines,
     interval_ms,
@@ -192,3 +195,87 @@ def test_one_bad_value_falls_back_to_counting_rows(tmp_path: Path) -> None:
     assert len(bars) == 1438
     assert report.bad_rows == 2
     assert report.rows == 1440
+
+
+def _parse_errors() -> dict[str, float]:
+    """PARSE_ERRORS per kind for spot, as the metric reports them."""
+    kinds = ("bad_row", "nan", "inf", "negative", "zero")
+    return {
+        k: REGISTRY.get_sample_value("cryptoradar_parse_errors_total", {"market": "spot", "kind": k}) or 0.0
+        for k in kinds
+    }
+
+
+def _import_counting(path: Path) -> tuple[list[Bar], ContinuityReport, dict[str, float]]:
+    before = _parse_errors()
+    bars, report = import_klines(path, symbol="ADABTC", interval="1m")
+    after = _parse_errors()
+    return bars, report, {k: after[k] - before[k] for k in after}
+
+
+def _micro(row: list[str]) -> list[str]:
+    return [str(int(row[0]) * 1000), *row[1:6], str(int(row[6]) * 1000 + 999), *row[7:]]
+
+
+EDGE_ROWS = {
+    "plain": lambda rows: rows,
+    "eleven columns": lambda rows: [r[:11] for r in rows],
+    "thirteen columns": lambda rows: [[*r, "7"] for r in rows],
+    "spaces around numbers": lambda rows: [[f" {x} " for x in r] for r in rows],
+    "microseconds in some rows": lambda rows: [_micro(r) if k % 3 == 0 else r for k, r in enumerate(rows)],
+    "overflowing price": lambda rows: [*rows[:5], [*rows[5][:2], "1e400", *rows[5][3:]], *rows[6:]],
+    "zero price": lambda rows: [*rows[:5], [rows[5][0], "0", *rows[5][2:]], *rows[6:]],
+    "negative volume": lambda rows: [*rows[:5], [*rows[5][:5], "-1.5", *rows[5][6:]], *rows[6:]],
+    "minus zero volume": lambda rows: [*rows[:5], [*rows[5][:5], "-0.0", *rows[5][6:]], *rows[6:]],
+    "close time too late to be closed": lambda rows: [
+        *rows[:-1],
+        [*rows[-1][:6], str(2**62 * 1000 + 999), *rows[-1][7:]],
+    ],
+    "NaN": lambda rows: [*rows[:5], [*rows[5][:4], "nan", *rows[5][5:]], *rows[6:]],
+}
+
+
+@pytest.mark.parametrize("edit", EDGE_ROWS.values(), ids=EDGE_ROWS.keys())
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_checked_decode_and_row_by_row_path_agree_on_edge_rows(
+    tmp_path: Path, edit: Callable[[list[list[str]]], list[list[str]]], line_end: str
+) -> None:
+    """Plain files take the checked one-decode path (or fall back on a bad value); quoted files always
+    take the csv path: same bars, same report, same PARSE_ERRORS counts, whatever is in the rows."""
+    rows = edit(ada_rows())
+    plain = tmp_path / "plain.csv"
+    plain.write_text("".join(",".join(r) + line_end for r in rows), newline="")
+    quoted = tmp_path / "quoted.csv"
+    with quoted.open("w", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator=line_end).writerows(rows)
+
+    plain_bars, plain_report, plain_errors = _import_counting(plain)
+    quoted_bars, quoted_report, quoted_errors = _import_counting(quoted)
+    assert plain_bars == quoted_bars
+    assert plain_report == quoted_report
+    assert plain_errors == quoted_errors
+    assert plain_report.rows == len(rows)
+
+
+def test_a_lone_carriage_return_ends_a_row_as_csv_says(tmp_path: Path) -> None:
+    """`,\\r` is JSON whitespace but a row end for csv: the file must not take the one-decode path."""
+    rows = ada_rows()
+    lines = [",".join(r) for r in rows]
+    lines[5] = ",".join(rows[5][:4]) + ",\r" + ",".join(rows[5][4:])
+    path = tmp_path / ADA
+    path.write_bytes("".join(line + "\r\n" for line in lines).encode())
+
+    bars, report, errors = _import_counting(path)
+    assert report.rows == 1441  # csv splits row 5 in two: 5 fields, then 8
+    assert report.bad_rows == 2
+    assert errors["bad_row"] == 2
+    assert len(bars) == 1439
+    assert int(rows[5][0]) not in {b.open_time_ms for b in bars}
+
+
+def test_close_time_beyond_never_is_an_open_bar_on_both_paths(tmp_path: Path) -> None:
+    rows = ada_rows()[:3]
+    rows[2][6] = str(2**62 * 1000 + 999)  # µs that convert to 2**62 ms: not before `now`
+    bars, report = import_klines(write_csv(tmp_path / ADA, rows))
+    assert [b.closed for b in bars] == [True, True, False]
+    assert report.bad_rows == 0
