@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from prometheus_client import Counter
 
@@ -16,9 +17,9 @@ INPUTS_DROPPED = Counter(
     registry=REGISTRY,
 )
 
-NS_PER_MS = 1_000_000
-NS_PER_S = 1_000_000_000
-NEVER_NS = -(1 << 62)
+NS_PER_MS: Final = 1_000_000
+NS_PER_S: Final = 1_000_000_000
+NEVER_NS: Final = -(1 << 62)
 """A timestamp older than any event: 'no previous emission'."""
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Final
 
 from cryptoradar.config.detectors import ConfluenceConfig
 from cryptoradar.detectors.base import INPUTS_DROPPED, DropReason, passed
@@ -27,10 +28,10 @@ from cryptoradar.detectors.confluence_state import ConfluenceState, DedupEntry
 from cryptoradar.events import Bar, Direction, Severity, Signal
 from cryptoradar.indicators import ATR, EMA, RSI, SMA, VWAP
 
-DETECTOR = "confluence"
-RULE_VERSION = 1
-KIND = "confluence"
-_INF = math.inf
+DETECTOR: Final = "confluence"
+RULE_VERSION: Final = 1
+KIND: Final = "confluence"
+_INF: Final = math.inf
 
 _SEVERITY_BY_CONFIDENCE = {3: Severity.INFO, 4: Severity.WARNING, 5: Severity.HIGH}
 
@@ -96,10 +97,13 @@ class ConfluenceDetector:
         )
 
     def on_bar(self, bar: Bar) -> list[Signal]:
+        # Each field read once (compiled, a read of a msgspec field is a generic attribute look-up).
+        symbol = bar.symbol
+        interval = bar.interval
         if not (
             bar.closed
-            and bar.symbol in self._symbols
-            and bar.interval in self._intervals
+            and symbol in self._symbols
+            and interval in self._intervals
             and bar.market == self._market
         ):
             return []
@@ -110,7 +114,7 @@ class ConfluenceDetector:
         if not (0.0 < high < _INF and 0.0 < low < _INF and 0.0 < close < _INF and 0.0 <= volume < _INF):
             INPUTS_DROPPED.labels(DETECTOR, DropReason.BAD_VALUE).inc()
             return []
-        key = (bar.symbol, bar.interval)
+        key = (symbol, interval)
         s = self._series.get(key)
         if s is None:
             s = self._series[key] = _Series(self._cfg)
@@ -136,8 +140,10 @@ class ConfluenceDetector:
             if s.diff_count < window:
                 s.diff_count += 1
         expiry = self._expiry
-        if expiry and bar.close_time_ms - expiry[0][0] >= self._ttl_ms:
-            self._expire(bar.close_time_ms)
+        if expiry:
+            close_ms = bar.close_time_ms
+            if close_ms - expiry[0][0] >= self._ttl_ms:
+                self._expire(close_ms)
         if (
             s.diff_count < window
             or trend != trend

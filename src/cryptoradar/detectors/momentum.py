@@ -24,6 +24,7 @@ Strength, 0..10 (one decimal): 4 x min(1, move / (2 x move threshold)) + 3 x min
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from cryptoradar.config.detectors import MomentumConfig
 from cryptoradar.detectors.base import (
@@ -36,12 +37,12 @@ from cryptoradar.detectors.base import (
 from cryptoradar.events import Bar, Condition, Direction, Severity, Signal
 from cryptoradar.indicators import ADX, ATR, EMA, EfficiencyRatio, ZScore
 
-DETECTOR = "momentum"
-RULE_VERSION = 1
-KIND_SINGLE = "momentum"
-KIND_GROUP = "momentum_group"
-_INF = math.inf
-_NEVER_NS = 1 << 62
+DETECTOR: Final = "momentum"
+RULE_VERSION: Final = 1
+KIND_SINGLE: Final = "momentum"
+KIND_GROUP: Final = "momentum_group"
+_INF: Final = math.inf
+_NEVER_NS: Final = 1 << 62
 
 
 class _Trend:
@@ -124,6 +125,8 @@ class MomentumDetector:
         "_last_candidate_ms",
         "_lookback_bars",
         "_markets",
+        "_min_move",
+        "_min_volume_z",
         "_next_due_ns",
         "_pending",
         "_raw_move",
@@ -148,6 +151,9 @@ class MomentumDetector:
         self._released_up_to_ms = -1
         self._lookback_bars = config.lookback_bars
         self._raw_move = config.move_mode == "raw"
+        # The per-bar gates, read here once: a pydantic attribute costs several dict look-ups per read.
+        self._min_move = config.min_move_pct if self._raw_move else config.min_move_atr
+        self._min_volume_z = config.min_volume_z
 
     # -- time and grouping ------------------------------------------------------------------------
 
@@ -205,23 +211,26 @@ class MomentumDetector:
         trend = interval in self._trend_intervals
         if not (primary or trend):
             return out
+        # Each field read once (compiled, a read of a msgspec field is a generic attribute look-up).
         high = bar.high
         low = bar.low
         close = bar.close
+        volume = bar.volume
+        quote_volume = bar.quote_volume
         # Chained comparisons reject NaN, infinities and non-positive values in one expression.
         if not (
             0.0 < high < _INF
             and 0.0 < low < _INF
             and 0.0 < close < _INF
-            and 0.0 <= bar.volume < _INF
-            and 0.0 <= bar.quote_volume < _INF
+            and 0.0 <= volume < _INF
+            and 0.0 <= quote_volume < _INF
         ):
             INPUTS_DROPPED.labels(DETECTOR, DropReason.BAD_VALUE).inc()
             return out
         if not primary:
             self._update_trend(bar)
             return out
-        candidate = self._evaluate(bar, high, low, close)
+        candidate = self._evaluate(bar, high, low, close, volume, quote_volume)
         if candidate is not None:
             if bar.close_time_ms <= self._released_up_to_ms:
                 out.append(self._single_signal(candidate))
@@ -248,11 +257,14 @@ class MomentumDetector:
         trend = self._trends[(symbol, self._timeframe)] = _Trend(self._cfg.trend_ema_period)
         return _Series(self._cfg, trend)
 
-    def _evaluate(self, bar: Bar, high: float, low: float, close: float) -> _Candidate | None:
+    def _evaluate(
+        self, bar: Bar, high: float, low: float, close: float, volume: float, bar_quote_volume: float
+    ) -> _Candidate | None:
         cfg = self._cfg
-        s = self._series.get(bar.symbol)
+        symbol = bar.symbol
+        s = self._series.get(symbol)
         if s is None:
-            s = self._series[bar.symbol] = self._new_series(bar.symbol)
+            s = self._series[symbol] = self._new_series(symbol)
         open_ms = bar.open_time_ms
         if open_ms <= s.last_open_ms:
             INPUTS_DROPPED.labels(DETECTOR, DropReason.STALE_BAR).inc()
@@ -263,7 +275,7 @@ class MomentumDetector:
             trend.ema.update(close)
             trend.close = close
         atr = s.atr.update(high, low, close)
-        z = s.volume_z.update(bar.volume)
+        z = s.volume_z.update(volume)
         adx = s.adx
         if adx is not None:
             regime_value = adx.update(high, low, close)
@@ -273,7 +285,7 @@ class MomentumDetector:
         index = s.index
         base = s.closes[index]  # the close `lookback_bars` bars ago, once the ring is full
         s.closes[index] = close
-        s.quote_volumes[index] = bar.quote_volume
+        s.quote_volumes[index] = bar_quote_volume
         s.index = index + 1 if index + 1 < lookback else 0
         filled = s.filled
         if filled < lookback:
@@ -284,23 +296,23 @@ class MomentumDetector:
         change = close - base
         # Cheapest gate first: most bars do not move enough, and they allocate nothing.
         if self._raw_move:
-            if abs(change) * 100.0 < cfg.min_move_pct * base:
+            if abs(change) * 100.0 < self._min_move * base:
                 return None
-        elif atr <= 0.0 or abs(change) < cfg.min_move_atr * atr:
+        elif atr <= 0.0 or abs(change) < self._min_move * atr:
             return None
-        if z < cfg.min_volume_z:
+        if z < self._min_volume_z:
             return None
         ring = s.quote_volumes
         quote_volume = sum(ring[index + 1 :] + ring[: index + 1])  # oldest first, as they came
         if quote_volume < cfg.min_quote_volume:
             return None
-        last = self._last_candidate_ms.get(bar.symbol)
+        last = self._last_candidate_ms.get(symbol)
         if last is not None and bar.close_time_ms - last < self._cooldown_ms:
             return None
         up = change > 0.0
         trend_conditions: list[Condition] = []
         for interval in cfg.trend_timeframes:
-            t = self._trends.get((bar.symbol, interval))
+            t = self._trends.get((symbol, interval))
             if t is None or not t.ema.ready:
                 return None
             gap_pct = (t.close / t.ema.value - 1.0) * 100.0
@@ -309,7 +321,7 @@ class MomentumDetector:
             trend_conditions.append(
                 passed(f"trend_{interval}_close_vs_ema_pct", gap_pct, ">" if up else "<", 0.0)
             )
-        self._last_candidate_ms[bar.symbol] = bar.close_time_ms
+        self._last_candidate_ms[symbol] = bar.close_time_ms
         return self._candidate(
             bar,
             base,

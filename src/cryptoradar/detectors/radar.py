@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from typing import Final
 
 from cryptoradar.config.detectors import GroupThresholds, RadarConfig, SymbolGroup
 from cryptoradar.detectors.base import (
@@ -27,10 +28,10 @@ from cryptoradar.detectors.base import (
 from cryptoradar.detectors.windows import EventWindow
 from cryptoradar.events import Condition, Direction, Liquidation, Market, Severity, Side, Signal, Trade
 
-_INF = math.inf
+_INF: Final = math.inf
 
-DETECTOR = "futures_radar"
-RULE_VERSION = 1
+DETECTOR: Final = "futures_radar"
+RULE_VERSION: Final = 1
 
 
 class RadarKind(StrEnum):

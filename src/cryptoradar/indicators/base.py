@@ -18,8 +18,9 @@ counts the bad bar and moves on.
 from __future__ import annotations
 
 import math
+from typing import Final
 
-NAN = math.nan
+NAN: Final = math.nan
 
 
 class NonFiniteInputError(ValueError):

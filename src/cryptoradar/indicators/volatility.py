@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from cryptoradar.indicators.base import NAN, ScalarOutput, check_period, reject_non_finite
 
 # RollingStats recomputes from its window when the running sum of squares falls below this
 # fraction of its peak since the last recompute: that is when the rounding error left by
 # values that have since left the window would start to show (catastrophic cancellation).
-_CANCELLATION_RATIO = 1e-4
+_CANCELLATION_RATIO: Final = 1e-4
 
 
 def true_range(high: float, low: float, prev_close: float) -> float:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from cryptoradar.indicators.base import NAN, ScalarOutput, reject_non_finite
 
-DAY_MS = 86_400_000
+DAY_MS: Final = 86_400_000
 
 
 class VWAP(ScalarOutput):
