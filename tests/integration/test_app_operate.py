@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import eventually
 from cryptoradar.api.summary import HealthSummary
 from cryptoradar.app.service import reload_from
+from cryptoradar.compiled import compiled_in_use
 from cryptoradar.config import Settings
 from cryptoradar.config.alerts import LogChannel
 from cryptoradar.config.lifecycle import LifecycleConfig
@@ -237,6 +238,8 @@ async def test_metrics_of_a_running_radar_count_every_part_of_the_live_path(tmp_
     assert len(parse_kinds) >= 2, f"parse errors are counted by kind: {parse_kinds}"
     assert total(after, "cryptoradar_rest_weight_used", market="spot") > 0
     assert ("cryptoradar_queue_depth", frozenset({("queue", "binance")})) in after
+    build = {dict(ls)["compiled"] for (n, ls), v in after.items() if n == "cryptoradar_build_info" and v == 1}
+    assert build == {str(compiled_in_use()).lower()}, "the build info names what this process runs"
     assert total(after, "cryptoradar_process_resident_memory_bytes") > 0
     for histogram, labels in (
         ("cryptoradar_event_to_signal_seconds", {"detector": "momentum"}),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from cryptoradar import __version__
 from cryptoradar.alerts.enrich import MarketContextEnricher
 from cryptoradar.alerts.service import AlertService
 from cryptoradar.api import ApiServer, LiveHub, LiveKind, StandardHealth, secret_values
@@ -42,11 +43,12 @@ from cryptoradar.app.state import (
 from cryptoradar.app.wallets import WalletPath
 from cryptoradar.backtest.stats import HitRateTable, radar_symbol_group
 from cryptoradar.backtest.stats_store import load_hit_rates
+from cryptoradar.compiled import compiled_in_use
 from cryptoradar.config import Settings
 from cryptoradar.config.alerts import ChannelConfig
 from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
-from cryptoradar.core.metrics import EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
+from cryptoradar.core.metrics import BUILD_INFO, EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.events import (
@@ -217,7 +219,15 @@ class Radar:
             "health-summary",
         )
         self._supervisor.start(self._save_state_every(lifecycle.state_save_interval_s), "save-state")
-        log.info("radar_started", api_port=self.api_port, series_restored=len(self.processed.last_closed))
+        compiled = compiled_in_use()
+        BUILD_INFO.labels(__version__, str(compiled).lower()).set(1)
+        log.info(
+            "radar_started",
+            api_port=self.api_port,
+            series_restored=len(self.processed.last_closed),
+            version=__version__,
+            compiled=compiled,
+        )
 
     async def _restore_series(self) -> None:
         """Anchor each series at its last processed closed bar (the gap filler then fetches the rest) and

@@ -9,6 +9,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
+BUILD_INFO = Gauge(
+    "cryptoradar_build_info",
+    "1, labelled with the version and whether the indicators and detectors run compiled (mypyc)",
+    ["version", "compiled"],
+    registry=REGISTRY,
+)
 FRAMES = Counter(
     "cryptoradar_frames_total", "WebSocket frames received", ["market", "stream_type"], registry=REGISTRY
 )
