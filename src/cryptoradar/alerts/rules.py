@@ -36,9 +36,19 @@ CooldownKey = tuple[str, str, str]
 """(detector, symbol, kind)"""
 
 
+MARKET_LABEL = "market"
+"""The label a detector that reads more than one market sets on its signals (absent: one market only)."""
+
+
 def signal_signature(signal: Signal) -> str:
-    """The dedup key: one alert per (detector, symbol, timeframe, window start)."""
-    return f"{signal.detector}|{signal.symbol}|{signal.timeframe}|{signal.window_start_ms}"
+    """The dedup key: one alert per (detector, kind, market, symbol, timeframe, window start).
+
+    Kind and market are part of it because one detector emits several kinds over the same window (a
+    liquidation storm, a whale cluster and the composite radar signal can all start at the same event),
+    and the same symbol trades on several markets. `storage.migrations` version 2 rewrites keys stored
+    in the older `detector|symbol|timeframe|window_start_ms` form to this one."""
+    market = signal.labels.get(MARKET_LABEL, "")
+    return f"{signal.detector}|{signal.kind}|{market}|{signal.symbol}|{signal.timeframe}|{signal.window_start_ms}"
 
 
 def wallet_signature(trade: WalletTrade, *, correction: bool = False) -> str:

@@ -68,6 +68,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        2,
+        (
+            # Dedup keys gain the signal kind and market (`alerts.rules.signal_signature`). Rows stored
+            # with the older key are rewritten so a re-submitted signal still finds its alert; their
+            # market part is empty, as no detector labelled a market when they were written. Only keys
+            # exactly in the old form change (wallet keys have their own form).
+            """UPDATE alerts
+               SET signature = detector || '|' || type || '||' || symbol || '|' || timeframe || '|'
+                               || window_start_ms
+               WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms""",
+        ),
+    ),
 )
 
 

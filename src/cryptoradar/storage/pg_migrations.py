@@ -71,6 +71,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # See storage.migrations version 2: dedup keys gain the signal kind and market.
+            """UPDATE alerts
+               SET signature = detector || '|' || type || '||' || symbol || '|' || timeframe || '|'
+                               || window_start_ms::text
+               WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms::text""",
+        ),
+    ),
 )
 
 

@@ -12,6 +12,7 @@ from sinks import HangingSink, RecordingSink, permanent, retryable
 from conftest import eventually
 from cryptoradar.alerts.delivery import ChannelState
 from cryptoradar.alerts.ports import AlertStore
+from cryptoradar.alerts.rules import signal_signature
 from cryptoradar.alerts.service import AlertFilter, AlertService, Page
 from cryptoradar.config.alerts import AlertsConfig
 from cryptoradar.core.clock import SystemClock
@@ -244,7 +245,7 @@ async def test_purge_retention(env: Env) -> None:
     alert_id = await service.submit(make_signal())
     await eventually(lambda: service.channel_states()["a"].sent == 1, what="sent")
     assert await service.purge() == 1
-    assert await store.find_alert(f"momentum|BTCUSDT|1m|{make_signal().window_start_ms}") is None
+    assert await store.find_alert(signal_signature(make_signal())) is None
     assert alert_id is not None
 
 
