@@ -26,6 +26,20 @@ class Verdict(StrEnum):
     DUPLICATE_SETUP = "duplicate_setup"
 
 
+class Suppression(StrEnum):
+    """Why a signal got no delivered alert: the `reason` of `cryptoradar_alerts_suppressed_total`."""
+
+    SILENCED = "silenced"
+    COOLDOWN = Verdict.COOLDOWN.value
+    DUPLICATE_SETUP = Verdict.DUPLICATE_SETUP.value
+    DUPLICATE = "duplicate"
+    """The same signature (detector, kind, market, symbol, timeframe, window start) already alerted."""
+    NO_ROUTE = "no_route"
+    """Stored, but no live channel (nor fallback) to deliver it to."""
+    HISTORY = "history"
+    """About a warm-up bar (judged by the app's history gate before the alert service)."""
+
+
 class CooldownState(msgspec.Struct, frozen=True):
     last_event_ns: int
     last_entry_price: float | None

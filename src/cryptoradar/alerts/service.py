@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 import structlog
-from prometheus_client import Counter
 
 from cryptoradar.alerts.delivery import (
     ChannelState,
@@ -45,6 +44,7 @@ from cryptoradar.alerts.routing import (
 from cryptoradar.alerts.rules import (
     CooldownBook,
     CooldownState,
+    Suppression,
     Verdict,
     entry_price,
     signal_signature,
@@ -55,7 +55,7 @@ from cryptoradar.config.alerts import DEFAULT_RATE_LIMITS, AlertsConfig, Channel
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
 from cryptoradar.core.logging import LogOncePerKind
-from cryptoradar.core.metrics import REGISTRY
+from cryptoradar.core.metrics import ALERTS_SUPPRESSED
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.events import FeedStatus, Signal, WalletTrade
 from cryptoradar.notifications import RenderedAlert, Sink
@@ -65,12 +65,13 @@ log = structlog.get_logger(__name__)
 AlertId = int
 _NS_PER_S = 1_000_000_000
 
-ALERTS_SUPPRESSED = Counter(
-    "cryptoradar_alerts_suppressed_total",
-    "Signals that did not become alerts, by reason",
-    ["reason"],
-    registry=REGISTRY,
-)
+
+class Admission(msgspec.Struct, frozen=True):
+    """What `AlertService.admit` made of a signal: the alert's id (None when none was stored) and, when
+    no channel will get it, why (a NO_ROUTE alert is stored but has nowhere to go)."""
+
+    alert_id: AlertId | None
+    suppressed: Suppression | None = None
 
 
 class AlertFilter(msgspec.Struct, frozen=True):
@@ -215,17 +216,21 @@ class AlertService:
     # --- intake ----------------------------------------------------------------------------------
 
     async def submit(self, signal: Signal) -> AlertId | None:
-        """Turn a detector's signal into a persisted, queued alert; None when silenced, cooling down or a
-        duplicate. Returns after the alert and its deliveries are durable, before any is sent."""
+        """`admit`, for callers that need only the alert's id (None when silenced, cooling down or a
+        duplicate)."""
+        return (await self.admit(signal)).alert_id
+
+    async def admit(self, signal: Signal) -> Admission:
+        """Turn a detector's signal into a persisted, queued alert, or say why not (each reason counted in
+        `cryptoradar_alerts_suppressed_total`). Returns after the alert and its deliveries are durable,
+        before any is sent."""
         self._require_running()
         labels = alert_labels(signal, self._config.symbol_groups)
         if silenced_by(self._silences, labels, signal.ts_event_ns) is not None:
-            ALERTS_SUPPRESSED.labels(reason="silenced").inc()
-            return None
+            return _suppressed(signal, Suppression.SILENCED)
         verdict = self._cooldowns.check(signal)
         if verdict is not Verdict.ALLOW:
-            ALERTS_SUPPRESSED.labels(reason=verdict.value).inc()
-            return None
+            return _suppressed(signal, Suppression(verdict.value))
         context = self.enricher.context_lines(signal)
         self.enricher.observe(signal)
         targets = self._alive_targets(self._router.route(labels))
@@ -237,10 +242,12 @@ class AlertService:
             raise
         if alert_id is None:
             self._cooldowns.restore(signal, previous)
-            ALERTS_SUPPRESSED.labels(reason="duplicate").inc()
-            return None
+            return _suppressed(signal, Suppression.DUPLICATE)
         self._enqueue(alert_id, signal, targets, context)
-        return alert_id
+        if not targets:
+            ALERTS_SUPPRESSED.labels(signal.detector, Suppression.NO_ROUTE).inc()
+            return Admission(alert_id, Suppression.NO_ROUTE)
+        return Admission(alert_id)
 
     async def submit_wallet_trade(self, trade: WalletTrade) -> AlertId | None:
         """One alert per (chain, tx_hash, log_index). A `removed` trade retracts it: on each channel, an
@@ -251,13 +258,11 @@ class AlertService:
             signal = wallet_signal(trade)
             labels = alert_labels(signal, self._config.symbol_groups)
             if silenced_by(self._silences, labels, signal.ts_event_ns) is not None:
-                ALERTS_SUPPRESSED.labels(reason="silenced").inc()
-                return None
+                return _suppressed(signal, Suppression.SILENCED).alert_id
             targets = self._alive_targets(self._router.route(labels))
             alert_id = await self._persist(signal, wallet_signature(trade), targets, None)
             if alert_id is None:
-                ALERTS_SUPPRESSED.labels(reason="duplicate").inc()
-                return None
+                return _suppressed(signal, Suppression.DUPLICATE).alert_id
             self._enqueue(alert_id, signal, targets, ())
             return alert_id
         self._require_running()
@@ -467,3 +472,8 @@ class AlertService:
         self._silences = [s for s in self._silences if s.until_ns > now_ns]
         log.info("alerts_purged", deleted=deleted)
         return deleted
+
+
+def _suppressed(signal: Signal, reason: Suppression) -> Admission:
+    ALERTS_SUPPRESSED.labels(signal.detector, reason).inc()
+    return Admission(None, reason)

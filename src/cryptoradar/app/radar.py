@@ -23,6 +23,7 @@ import structlog
 
 from cryptoradar import __version__
 from cryptoradar.alerts.enrich import MarketContextEnricher
+from cryptoradar.alerts.rules import Suppression
 from cryptoradar.alerts.service import AlertService
 from cryptoradar.api import ApiServer, LiveHub, LiveKind, StandardHealth, secret_values
 from cryptoradar.api.summary import HealthSummary
@@ -48,7 +49,7 @@ from cryptoradar.config import Settings
 from cryptoradar.config.alerts import ChannelConfig
 from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
-from cryptoradar.core.metrics import BUILD_INFO, EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
+from cryptoradar.core.metrics import ALERTS_SUPPRESSED, BUILD_INFO, EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.events import (
@@ -89,10 +90,20 @@ class PipelineStats:
     liquidations: int = 0
     signals: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
-    suppressed: int = 0
-    history: int = 0
-    """Signals about warm-up bars (see `app.state.HistoryGate`): shown and counted, not alerted."""
+    """Signals that became an alert with at least one channel to go to."""
+    suppressed_by: Counter[Suppression] = field(default_factory=Counter)
+    """Every other signal, by why it got no alert: with `alerts` they add up to the signals submitted."""
     recent_signals: deque[Signal] = field(default_factory=lambda: deque(maxlen=12))
+
+    @property
+    def history(self) -> int:
+        """Signals about warm-up bars (see `app.state.HistoryGate`): shown and counted, not alerted."""
+        return self.suppressed_by[Suppression.HISTORY]
+
+    @property
+    def suppressed(self) -> int:
+        """Signals the alert service held back (silence, cooldown, duplicate, no route)."""
+        return sum(self.suppressed_by.values()) - self.history
 
 
 class Radar:
@@ -405,8 +416,9 @@ class Radar:
     async def _submit(self, signal: Signal) -> None:
         self.stats.signals[signal.detector] += 1
         if self.history.is_history(signal):
-            self.stats.history += 1
+            self.stats.suppressed_by[Suppression.HISTORY] += 1
             HISTORY_SIGNALS.labels(signal.detector).inc()
+            ALERTS_SUPPRESSED.labels(signal.detector, Suppression.HISTORY).inc()
             return
         self.stats.recent_signals.append(signal)
         self.health.on_signal(signal)
@@ -418,12 +430,15 @@ class Radar:
         with structlog.contextvars.bound_contextvars(symbol=signal.symbol, detector=signal.detector):
             async with self._alerts_lock:
                 self.alerts.enricher.observe(signal)
-                alert_id = await self.alerts.submit(signal)
-        if alert_id is None:
-            self.stats.suppressed += 1
+                admission = await self.alerts.admit(signal)
+        if admission.suppressed is not None:
+            self.stats.suppressed_by[admission.suppressed] += 1
         else:
             self.stats.alerts += 1
-            self.live.publish(LiveKind.ALERT, AlertView(alert_id, self.clock.now_ns() // 1_000_000, signal))
+        if admission.alert_id is not None:
+            self.live.publish(
+                LiveKind.ALERT, AlertView(admission.alert_id, self.clock.now_ns() // 1_000_000, signal)
+            )
 
 
 def settings_for_simulator(

@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from cryptoradar.app import Radar, settings_for, sim_options
+from cryptoradar.app import PipelineStats, Radar, settings_for, sim_options
 from cryptoradar.app.service import LoadSettings, reload_from
 from cryptoradar.config import Settings
 from cryptoradar.core.clock import SystemClock
@@ -127,11 +127,21 @@ def summary_table(radar: Radar, elapsed_s: float) -> Table:
         table.add_row(key.replace("_", " "), f"{value:,}")
     for detector, count in sorted(radar.stats.signals.items()):
         table.add_row(f"signals from {detector}", f"{count:,}")
-    table.add_row("history (warm-up bars, not alerted)", f"{radar.stats.history:,}")
-    table.add_row("suppressed by cooldown/dedup/silence", f"{radar.stats.suppressed:,}")
+    table.add_row("signals -> alerts", signals_to_alerts(radar.stats))
     state = radar.feed_state()
     table.add_row("events dropped by queue policy", f"{state.queue_dropped:,}")
     return table
+
+
+def signals_to_alerts(stats: PipelineStats) -> str:
+    """The "N -> M (reason count, ...)" line: every signal without an alert under its reason. A signal whose
+    submission failed has none and shows as "unexplained" (the gap must stay 0)."""
+    signals = sum(stats.signals.values())
+    reasons = [f"{reason} {count:,}" for reason, count in sorted(stats.suppressed_by.items()) if count]
+    unexplained = signals - stats.alerts - sum(stats.suppressed_by.values())
+    if unexplained:
+        reasons.append(f"unexplained {unexplained:,}")
+    return f"{signals:,} -> {stats.alerts:,}" + (f" ({', '.join(reasons)})" if reasons else "")
 
 
 def with_sim_overrides(settings: Settings, overrides: dict[str, object]) -> Settings:

@@ -72,6 +72,12 @@ HISTORY_SIGNALS = Counter(
     ["detector"],
     registry=REGISTRY,
 )
+ALERTS_SUPPRESSED = Counter(
+    "cryptoradar_alerts_suppressed_total",
+    "Signals that did not become a delivered alert, by detector and reason (alerts.rules.Suppression)",
+    ["detector", "reason"],
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "cryptoradar_alerts_total",
     "Alert deliveries by channel and outcome",
