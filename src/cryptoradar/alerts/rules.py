@@ -55,14 +55,19 @@ MARKET_LABEL = "market"
 
 
 def signal_signature(signal: Signal) -> str:
-    """The dedup key: one alert per (detector, kind, market, symbol, timeframe, window start).
+    """The dedup key: one alert per (detector, kind, market, symbol, timeframe, window start and end).
 
     Kind and market are part of it because one detector emits several kinds over the same window (a
     liquidation storm, a whale cluster and the composite radar signal can all start at the same event),
-    and the same symbol trades on several markets. `storage.migrations` version 2 rewrites keys stored
-    in the older `detector|symbol|timeframe|window_start_ms` form to this one."""
+    and the same symbol trades on several markets. The window's end is part of it because a rolling
+    window can give a second signal of the same kind from the same start (the radar's escalation to a
+    convergence); only a true repeat (the same window replayed) is a duplicate. `storage.migrations`
+    version 2 rewrites keys stored in the older `detector|symbol|timeframe|window_start_ms` form."""
     market = signal.labels.get(MARKET_LABEL, "")
-    return f"{signal.detector}|{signal.kind}|{market}|{signal.symbol}|{signal.timeframe}|{signal.window_start_ms}"
+    return (
+        f"{signal.detector}|{signal.kind}|{market}|{signal.symbol}|{signal.timeframe}"
+        f"|{signal.window_start_ms}|{signal.window_end_ms}"
+    )
 
 
 def wallet_signature(trade: WalletTrade, *, correction: bool = False) -> str:

@@ -71,13 +71,13 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         2,
         (
-            # Dedup keys gain the signal kind and market (`alerts.rules.signal_signature`). Rows stored
+            # Dedup keys gain the signal kind, market and window end (`alerts.rules.signal_signature`). Rows stored
             # with the older key are rewritten so a re-submitted signal still finds its alert; their
             # market part is empty, as no detector labelled a market when they were written. Only keys
             # exactly in the old form change (wallet keys have their own form).
             """UPDATE alerts
                SET signature = detector || '|' || type || '||' || symbol || '|' || timeframe || '|'
-                               || window_start_ms
+                               || window_start_ms || '|' || bar_close_time_ms
                WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms""",
         ),
     ),

@@ -74,10 +74,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         2,
         (
-            # See storage.migrations version 2: dedup keys gain the signal kind and market.
+            # See storage.migrations version 2: dedup keys gain the signal kind, market and window end.
             """UPDATE alerts
                SET signature = detector || '|' || type || '||' || symbol || '|' || timeframe || '|'
-                               || window_start_ms::text
+                               || window_start_ms::text || '|' || bar_close_time_ms::text
                WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms::text""",
         ),
     ),

@@ -114,7 +114,7 @@ def test_keep_until_covers_history() -> None:
 
 def test_signatures() -> None:
     s = make_signal()
-    assert signal_signature(s) == f"momentum|momentum||BTCUSDT|1m|{s.window_start_ms}"
+    assert signal_signature(s) == f"momentum|momentum||BTCUSDT|1m|{s.window_start_ms}|{s.window_end_ms}"
     storm = make_signal(detector="futures_radar", kind="liquidation_storm")
     kinds = {
         signal_signature(make_signal(detector="futures_radar", kind=k)) for k in ("radar", "whale_cluster")
@@ -122,7 +122,10 @@ def test_signatures() -> None:
     assert signal_signature(storm) not in kinds, "kinds over one window are distinct"
     assert len(kinds) == 2
     on_futures = make_signal(labels={"market": "usdm"})
-    assert signal_signature(on_futures) == f"momentum|momentum|usdm|BTCUSDT|1m|{s.window_start_ms}"
+    assert (
+        signal_signature(on_futures)
+        == f"momentum|momentum|usdm|BTCUSDT|1m|{s.window_start_ms}|{s.window_end_ms}"
+    )
     trade = make_trade(tx_hash="0xAB", log_index=3)
     key = f"polygon|0xab|3|{trade.wallet.lower()}|{trade.token}"
     assert wallet_signature(trade) == f"wallet|{key}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import asyncpg
+import msgspec
 
 from cryptoradar.alerts.rules import signal_signature, wallet_signature
 from cryptoradar.alerts.wallet import wallet_signal
@@ -102,6 +103,11 @@ async def test_old_keys_stay_comparable_after_the_upgrade(stores: StoreFactory) 
         assert await _insert(store, MOMENTUM) is None
         radar = await _insert(store, RADAR)
         assert radar is not None, "the composite over the storm's window was lost as a duplicate before"
-        assert {storm.id, momentum.id, wallet.id, radar} == {r.id for r in await store.list_alerts(limit=10)}
+        escalated = await _insert(
+            store, msgspec.structs.replace(RADAR, window_end_ms=RADAR.window_end_ms + 1000)
+        )
+        assert escalated is not None, "a later signal of the same window (the radar's escalation) alerts"
+        stored = {r.id for r in await store.list_alerts(limit=10)}
+        assert stored == {storm.id, momentum.id, wallet.id, radar, escalated}
     finally:
         await store.close()
