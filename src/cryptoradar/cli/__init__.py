@@ -291,8 +291,14 @@ def evaluate(
     workers: Annotated[int, typer.Option(help="Processes to run seeds in.")] = 2,
     config: ConfigOption = None,
 ) -> None:
-    """Precision and recall of every detector against the simulator's labelled scenarios."""
-    from cryptoradar.evaluate import evaluate_command, render_table
+    """Precision and recall of every detector against the simulator's labelled scenarios: of its signals,
+    and of the alerts they become (dedup, cooldown, routing); signals without an alert by reason."""
+    from cryptoradar.evaluate import (
+        evaluate_command,
+        render_alert_table,
+        render_suppressed_table,
+        render_table,
+    )
 
     settings = _load(config)
     report = evaluate_command(
@@ -301,8 +307,11 @@ def evaluate(
         days=days,
         config=settings.detectors,
         workers=workers,
+        alerts=settings.alerts,
     )
     console.print(render_table(report))
+    console.print(render_alert_table(report))
+    console.print(render_suppressed_table(report))
 
 
 @bench_app.command("wallets")

@@ -1,8 +1,9 @@
 """Signal quality: precision and recall of every detector against the exchange simulator's labelled scenarios.
 
 `evaluate_command(seeds, symbols, days)` runs each seed's scenarios (`feed.ScenarioFeed`) through a
-`DetectorSet`, matches signals to labels (`matching`) and returns an `EvaluationReport`; `render_table`
-shows it. Definitions and results: docs/signal-quality.md.
+`DetectorSet`, matches signals to labels (`matching`), scores the alerts a real `AlertService` makes of them (`alerts`)
+and returns an `EvaluationReport`; `render_table`, `render_alert_table` and `render_suppressed_table`
+show it. Definitions and results: docs/signal-quality.md.
 """
 
 from cryptoradar.evaluate.feed import FeedOptions, ScenarioFeed
@@ -15,7 +16,12 @@ from cryptoradar.evaluate.runner import (
     evaluate_command,
     evaluate_seed,
 )
-from cryptoradar.evaluate.table import markdown_table, render_table
+from cryptoradar.evaluate.table import (
+    markdown_table,
+    render_alert_table,
+    render_suppressed_table,
+    render_table,
+)
 
 __all__ = [
     "HELD_OUT_SEEDS",
@@ -32,5 +38,7 @@ __all__ = [
     "evaluate_seed",
     "markdown_table",
     "match",
+    "render_alert_table",
+    "render_suppressed_table",
     "render_table",
 ]

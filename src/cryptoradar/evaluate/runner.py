@@ -3,18 +3,22 @@
 Each seed is one independent `ScenarioFeed` run through a fresh `DetectorSet`; seeds run in parallel
 processes when `workers > 1` (results do not depend on it). Signals count when their window ends inside
 the scored period [start_ms, end_ms]; signals from the warm-up before it are the detectors settling and
-count nowhere.
+count nowhere. The scored signals then go through a real `AlertService` (`evaluate.alerts`), and the
+alerts it makes are scored the same way, so what dedup, cooldown and routing hold back shows.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from cryptoradar.config.alerts import AlertsConfig
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.detectors import DetectorSet
+from cryptoradar.evaluate.alerts import SuppressedKey, admit_signals
 from cryptoradar.evaluate.feed import FeedOptions, ScenarioFeed
 from cryptoradar.evaluate.matching import DETECTOR_KINDS, Counts, Detection, match
 from cryptoradar.events import Signal
@@ -40,6 +44,10 @@ class SeedResult:
     false_positives: tuple[Detection, ...]
     missed: tuple[tuple[str, Label], ...]
     elapsed_s: float
+    alert_counts: dict[tuple[str, str], Counts]
+    """Like `counts`, for the signals that became alerts."""
+    suppressed: Counter[SuppressedKey]
+    """The scored signals without an alert, by (detector, kind, reason)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +63,34 @@ class EvaluationReport:
 
     @property
     def counts(self) -> dict[tuple[str, str], Counts]:
-        total: dict[tuple[str, str], Counts] = {}
-        for result in self.per_seed:
-            for key, c in result.counts.items():
-                total[key] = total.get(key, Counts()) + c
-        return total
+        return _total(r.counts for r in self.per_seed)
+
+    @property
+    def alert_counts(self) -> dict[tuple[str, str], Counts]:
+        return _total(r.alert_counts for r in self.per_seed)
+
+    @property
+    def suppressed(self) -> Counter[SuppressedKey]:
+        return sum((r.suppressed for r in self.per_seed), Counter[SuppressedKey]())
 
     def detector(self, name: str, kind: str = "*") -> Counts:
         """Counts of one detector (`kind="*"`) or one of its signal kinds, over every seed."""
         return self.counts.get((name, kind), Counts())
 
 
-def evaluate_seed(opts: FeedOptions, config: DetectorsConfig) -> SeedResult:
-    """One seeded simulator run through a fresh `DetectorSet`, matched against its labels."""
+def _total(per_seed: Iterable[dict[tuple[str, str], Counts]]) -> dict[tuple[str, str], Counts]:
+    total: dict[tuple[str, str], Counts] = {}
+    for counts in per_seed:
+        for key, c in counts.items():
+            total[key] = total.get(key, Counts()) + c
+    return total
+
+
+def evaluate_seed(
+    opts: FeedOptions, config: DetectorsConfig, alerts: AlertsConfig | None = None
+) -> SeedResult:
+    """One seeded simulator run through a fresh `DetectorSet`, matched against its labels; then its
+    scored signals through a fresh `AlertService` (`alerts`, default: the default alert settings)."""
     started = time.perf_counter()
     feed = ScenarioFeed(opts)
     engine = DetectorSet(config)
@@ -81,6 +104,7 @@ def evaluate_seed(opts: FeedOptions, config: DetectorsConfig) -> SeedResult:
     signals += engine.flush()
     scored = [s for s in signals if feed.start_ms <= s.window_end_ms <= feed.end_ms]
     result = match(scored, feed.labels)
+    outcome = admit_signals(scored, alerts if alerts is not None else AlertsConfig())
     return SeedResult(
         seed=opts.seed,
         start_ms=feed.start_ms,
@@ -92,6 +116,8 @@ def evaluate_seed(opts: FeedOptions, config: DetectorsConfig) -> SeedResult:
         false_positives=result.false_positives,
         missed=result.missed,
         elapsed_s=time.perf_counter() - started,
+        alert_counts=match(outcome.alerted, feed.labels).counts,
+        suppressed=outcome.suppressed,
     )
 
 
@@ -102,6 +128,7 @@ def evaluate_command(
     futures_symbols: int = 50,
     config: DetectorsConfig | None = None,
     workers: int = 1,
+    alerts: AlertsConfig | None = None,
 ) -> EvaluationReport:
     """Runs every seed (`workers` processes at most) and collects the scores; see docs/signal-quality.md."""
     if not seeds:
@@ -113,9 +140,9 @@ def evaluate_command(
     ]
     if workers > 1 and len(options) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(options))) as pool:
-            results = list(pool.map(evaluate_seed, options, [cfg] * len(options)))
+            results = list(pool.map(evaluate_seed, options, [cfg] * len(options), [alerts] * len(options)))
     else:
-        results = [evaluate_seed(o, cfg) for o in options]
+        results = [evaluate_seed(o, cfg, alerts) for o in options]
     return EvaluationReport(
         seeds=tuple(seeds),
         symbols=symbols,
@@ -126,9 +153,8 @@ def evaluate_command(
     )
 
 
-def report_rows(report: EvaluationReport) -> list[tuple[str, str, Counts]]:
+def report_rows(counts: dict[tuple[str, str], Counts]) -> list[tuple[str, str, Counts]]:
     """(detector, kind, counts) in display order: each detector's kinds, then its total (kind "*")."""
-    counts = report.counts
     return [
         (detector, kind, counts.get((detector, kind), Counts()))
         for detector, kinds in DETECTOR_KINDS.items()

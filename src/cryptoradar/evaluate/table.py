@@ -1,4 +1,5 @@
-"""The evaluation report as a rich table (CLI) and as Markdown (docs/signal-quality.md)."""
+"""The evaluation report as rich tables (CLI: signals, alerts, signals without an alert) and as Markdown
+(docs/signal-quality.md)."""
 
 from __future__ import annotations
 
@@ -31,20 +32,40 @@ def _title(report: EvaluationReport) -> str:
     )
 
 
-def render_table(report: EvaluationReport) -> Table:
-    """Precision and recall per detector and kind; the detector totals in bold."""
-    table = Table(title=_title(report))
-    for i, header in enumerate(_HEADERS):
+def _scores(title: str, counts: dict[tuple[str, str], Counts], counted: str) -> Table:
+    """`counted`: what the third column counts (signals or alerts)."""
+    table = Table(title=title)
+    for i, header in enumerate((*_HEADERS[:2], counted, *_HEADERS[3:])):
         table.add_column(header, justify="left" if i < 2 else "right")
-    for detector, kind, c in report_rows(report):
+    for detector, kind, c in report_rows(counts):
         table.add_row(*_cells(detector, kind, c), style="bold" if kind == "*" else None)
+    return table
+
+
+def render_table(report: EvaluationReport) -> Table:
+    """Precision and recall of the signals per detector and kind; the detector totals in bold."""
+    return _scores(f"signals: {_title(report)}", report.counts, "signals")
+
+
+def render_alert_table(report: EvaluationReport) -> Table:
+    """The same scores for the alerts the signals became (after dedup, cooldown and routing)."""
+    return _scores("alerts (after dedup, cooldown and routing)", report.alert_counts, "alerts")
+
+
+def render_suppressed_table(report: EvaluationReport) -> Table:
+    """Every scored signal without an alert, counted by detector, kind and reason."""
+    table = Table(title="signals without an alert, by reason")
+    for i, header in enumerate(("detector", "kind", "reason", "signals")):
+        table.add_column(header, justify="right" if i == 3 else "left")
+    for (detector, kind, reason), count in sorted(report.suppressed.items()):
+        table.add_row(detector, kind, reason, str(count))
     return table
 
 
 def markdown_table(report: EvaluationReport) -> str:
     """The same rows as `render_table`, as a Markdown table (detector totals in bold)."""
     lines = [f"_{_title(report)}_", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * 2 + "---:|" * 6]
-    for detector, kind, c in report_rows(report):
+    for detector, kind, c in report_rows(report.counts):
         cells = _cells(detector, kind, c)
         if kind == "*":
             cells = tuple(f"**{x}**" for x in cells)
