@@ -93,7 +93,22 @@ class PipelineStats:
     """Signals that became an alert with at least one channel to go to."""
     suppressed_by: Counter[Suppression] = field(default_factory=Counter)
     """Every other signal, by why it got no alert: with `alerts` they add up to the signals submitted."""
+    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(signal kind, "signals" | "alerts" | a suppression reason) -> count: the same account per kind."""
     recent_signals: deque[Signal] = field(default_factory=lambda: deque(maxlen=12))
+
+    def on_signal(self, signal: Signal) -> None:
+        self.signals[signal.detector] += 1
+        self.by_kind[(signal.kind, "signals")] += 1
+
+    def on_outcome(self, signal: Signal, suppressed: Suppression | None) -> None:
+        """The signal became an alert (`suppressed` None) or did not, for that reason."""
+        if suppressed is None:
+            self.alerts += 1
+            self.by_kind[(signal.kind, "alerts")] += 1
+        else:
+            self.suppressed_by[suppressed] += 1
+            self.by_kind[(signal.kind, suppressed)] += 1
 
     @property
     def history(self) -> int:
@@ -414,9 +429,9 @@ class Radar:
         self.alerts.on_feed_status(status)
 
     async def _submit(self, signal: Signal) -> None:
-        self.stats.signals[signal.detector] += 1
+        self.stats.on_signal(signal)
         if self.history.is_history(signal):
-            self.stats.suppressed_by[Suppression.HISTORY] += 1
+            self.stats.on_outcome(signal, Suppression.HISTORY)
             HISTORY_SIGNALS.labels(signal.detector).inc()
             ALERTS_SUPPRESSED.labels(signal.detector, Suppression.HISTORY).inc()
             return
@@ -431,10 +446,7 @@ class Radar:
             async with self._alerts_lock:
                 self.alerts.enricher.observe(signal)
                 admission = await self.alerts.admit(signal)
-        if admission.suppressed is not None:
-            self.stats.suppressed_by[admission.suppressed] += 1
-        else:
-            self.stats.alerts += 1
+        self.stats.on_outcome(signal, admission.suppressed)
         if admission.alert_id is not None:
             self.live.publish(
                 LiveKind.ALERT, AlertView(admission.alert_id, self.clock.now_ns() // 1_000_000, signal)

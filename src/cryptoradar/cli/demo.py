@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,21 +128,34 @@ def summary_table(radar: Radar, elapsed_s: float) -> Table:
         table.add_row(key.replace("_", " "), f"{value:,}")
     for detector, count in sorted(radar.stats.signals.items()):
         table.add_row(f"signals from {detector}", f"{count:,}")
-    table.add_row("signals -> alerts", signals_to_alerts(radar.stats))
+    for what, account in signals_to_alerts(radar.stats):
+        table.add_row(what, account)
     state = radar.feed_state()
     table.add_row("events dropped by queue policy", f"{state.queue_dropped:,}")
     return table
 
 
-def signals_to_alerts(stats: PipelineStats) -> str:
-    """The "N -> M (reason count, ...)" line: every signal without an alert under its reason. A signal whose
-    submission failed has none and shows as "unexplained" (the gap must stay 0)."""
-    signals = sum(stats.signals.values())
-    reasons = [f"{reason} {count:,}" for reason, count in sorted(stats.suppressed_by.items()) if count]
-    unexplained = signals - stats.alerts - sum(stats.suppressed_by.values())
+def _account(signals: int, alerts: int, reasons: Mapping[str, int]) -> str:
+    """The account `N -> M (reason count, ...)`: every signal without an alert under its reason. A
+    signal whose submission failed has none and shows as "unexplained" (the gap must stay 0)."""
+    listed = [f"{reason} {count:,}" for reason, count in sorted(reasons.items()) if count]
+    unexplained = signals - alerts - sum(reasons.values())
     if unexplained:
-        reasons.append(f"unexplained {unexplained:,}")
-    return f"{signals:,} -> {stats.alerts:,}" + (f" ({', '.join(reasons)})" if reasons else "")
+        listed.append(f"unexplained {unexplained:,}")
+    return f"{signals:,} -> {alerts:,}" + (f" ({', '.join(listed)})" if listed else "")
+
+
+def signals_to_alerts(stats: PipelineStats) -> list[tuple[str, str]]:
+    """The "signals -> alerts" rows: all signals, then one row per signal kind."""
+    reasons = {str(reason): count for reason, count in stats.suppressed_by.items()}
+    rows = [("signals -> alerts", _account(sum(stats.signals.values()), stats.alerts, reasons))]
+    outcomes: dict[str, dict[str, int]] = {}
+    for (kind, outcome), count in stats.by_kind.items():
+        outcomes.setdefault(kind, {})[outcome] = count
+    for kind, counts in sorted(outcomes.items()):
+        signals, alerts = counts.pop("signals", 0), counts.pop("alerts", 0)
+        rows.append((f"signals -> alerts: {kind}", _account(signals, alerts, counts)))
+    return rows
 
 
 def with_sim_overrides(settings: Settings, overrides: dict[str, object]) -> Settings:
