@@ -231,7 +231,8 @@ class Signal(msgspec.Struct, frozen=True, gc=False, tag="signal"):
     """A detector's finding.
 
     `window_start_ms`/`window_end_ms` are the bar's open/close times or a rolling window's bounds; with
-    (detector, symbol, timeframe, window_start_ms) they form the dedup key. `metrics` carries numbers an
+    detector, kind, symbol, timeframe and a `market` label they form the dedup key
+    (`alerts.rules.signal_signature`). `metrics` carries numbers an
     alert shows (entry, stop, target, strength, z-score...), `labels` carries words (pattern, regime...).
     `symbols` lists every symbol of a grouped signal (the first is `symbol`).
     """

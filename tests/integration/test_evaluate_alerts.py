@@ -15,6 +15,7 @@ from process_harness import CLI, write_yaml
 from cryptoradar.alerts.rules import Suppression
 from cryptoradar.config.alerts import AlertsConfig
 from cryptoradar.config.detectors import DetectorsConfig
+from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.evaluate import FeedOptions, evaluate_seed
 from cryptoradar.evaluate.alerts import admit_signals
 from cryptoradar.events import Signal
@@ -25,6 +26,21 @@ RADAR_KINDS = ("large_liquidation", "whale_trade", "liquidation_storm", "whale_c
 
 def _radar(kind: str, at_ns: int = T0_NS) -> Signal:
     return make_signal(detector="futures_radar", kind=kind, symbol="ETHUSDT", timeframe="30s", at_ns=at_ns)
+
+
+_METRIC_KEYS = (
+    ("futures_radar", Suppression.DUPLICATE),
+    ("momentum", Suppression.COOLDOWN),
+    ("momentum", Suppression.NO_ROUTE),
+    ("momentum", Suppression.DUPLICATE),
+)
+
+
+def _suppressed_metric(detector: str, reason: Suppression) -> float:
+    value = REGISTRY.get_sample_value(
+        "cryptoradar_alerts_suppressed_total", {"detector": detector, "reason": reason}
+    )
+    return value or 0.0
 
 
 def test_each_reason_is_counted_where_it_applies() -> None:
@@ -46,6 +62,7 @@ def test_each_reason_is_counted_where_it_applies() -> None:
         make_signal(at_ns=T0_NS + 600 * S),  # exactly at its end: alerts
         make_signal(symbol="MUTEDUSDT"),  # routed to a disabled channel, with no live fallback
     ]
+    before = {key: _suppressed_metric(*key) for key in _METRIC_KEYS}
     outcome = admit_signals(signals, config)
     assert [s.kind for s in outcome.alerted] == [*RADAR_KINDS, "momentum", "momentum"]
     assert outcome.suppressed == Counter(
@@ -55,6 +72,13 @@ def test_each_reason_is_counted_where_it_applies() -> None:
             ("momentum", "momentum", Suppression.NO_ROUTE): 1,
         }
     )
+    counted = {key: _suppressed_metric(*key) - before[key] for key in _METRIC_KEYS}
+    assert counted == {
+        ("futures_radar", Suppression.DUPLICATE): 5,
+        ("momentum", Suppression.COOLDOWN): 1,
+        ("momentum", Suppression.NO_ROUTE): 1,
+        ("momentum", Suppression.DUPLICATE): 0,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -62,10 +62,12 @@ def render_suppressed_table(report: EvaluationReport) -> Table:
     return table
 
 
-def markdown_table(report: EvaluationReport) -> str:
-    """The same rows as `render_table`, as a Markdown table (detector totals in bold)."""
-    lines = [f"_{_title(report)}_", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * 2 + "---:|" * 6]
-    for detector, kind, c in report_rows(report.counts):
+def markdown_table(report: EvaluationReport, *, alerts: bool = False) -> str:
+    """The same rows as `render_table` (`render_alert_table` with `alerts`), as a Markdown table
+    (detector totals in bold)."""
+    headers = (*_HEADERS[:2], "alerts", *_HEADERS[3:]) if alerts else _HEADERS
+    lines = [f"_{_title(report)}_", "", "| " + " | ".join(headers) + " |", "|" + "---|" * 2 + "---:|" * 6]
+    for detector, kind, c in report_rows(report.alert_counts if alerts else report.counts):
         cells = _cells(detector, kind, c)
         if kind == "*":
             cells = tuple(f"**{x}**" for x in cells)
