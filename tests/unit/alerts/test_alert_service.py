@@ -12,8 +12,8 @@ from sinks import HangingSink, RecordingSink, permanent, retryable
 from conftest import eventually
 from cryptoradar.alerts.delivery import ChannelState
 from cryptoradar.alerts.ports import AlertStore
-from cryptoradar.alerts.rules import signal_signature
-from cryptoradar.alerts.service import AlertFilter, AlertService, Page
+from cryptoradar.alerts.rules import Suppression, signal_signature
+from cryptoradar.alerts.service import Admission, AlertFilter, AlertService, Page
 from cryptoradar.config.alerts import AlertsConfig
 from cryptoradar.core.clock import SystemClock
 from cryptoradar.events import Direction, Severity, Signal
@@ -83,7 +83,7 @@ async def test_submit_delivers_once_and_dedups(env: Env) -> None:
     s = make_signal()
     alert_id = await service.submit(s)
     assert alert_id is not None
-    assert await service.submit(s) is None
+    assert await service.admit(s) == Admission(None, Suppression.DUPLICATE)
     await eventually(lambda: a.alert_ids == [alert_id], what="delivery")
     await eventually(lambda: service.channel_states()["a"].sent == 1, what="sent recorded")
     (delivery,) = await store.deliveries(alert_id)
@@ -132,7 +132,7 @@ async def test_routes_and_silences(env: Env) -> None:
     sid = await service.add_silence(
         ['symbol="X3"'], until_ns=T0_NS + 60 * S, created_by="ops", reason="noisy"
     )
-    assert await service.submit(make_signal(symbol="X3")) is None
+    assert await service.admit(make_signal(symbol="X3")) == Admission(None, Suppression.SILENCED)
     assert [s.id for s in await service.list_silences()] == [sid]
     assert await service.remove_silence(sid) is True
     assert await service.submit(make_signal(symbol="X3")) is not None
