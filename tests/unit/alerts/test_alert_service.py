@@ -83,7 +83,7 @@ async def test_submit_delivers_once_and_dedups(env: Env) -> None:
     s = make_signal()
     alert_id = await service.submit(s)
     assert alert_id is not None
-    assert await service.admit(s) == Admission(None, Suppression.DUPLICATE)
+    assert await service.admit(s) == Admission(None, Suppression.COOLDOWN)  # checked before the key
     await eventually(lambda: a.alert_ids == [alert_id], what="delivery")
     await eventually(lambda: service.channel_states()["a"].sent == 1, what="sent recorded")
     (delivery,) = await store.deliveries(alert_id)
