@@ -108,6 +108,11 @@ class ChainConfig(Section):
     """Largest block range per eth_getLogs; halved automatically when the provider refuses a range."""
     reorg_margin_blocks: int = Field(default=2, ge=0)
     """Backfill re-reads this many blocks below the cursor; the dedup store drops what was seen."""
+    reorg_check_depth_blocks: int = Field(default=32, ge=0)
+    """Every poll and backfill re-reads the block hash of each reported log up to this many blocks
+    below the head; a log whose block was replaced is retracted (a correction goes out) and its range
+    re-read. 0 turns the check off. Polygon: 32 (two 16-block sprints, far past milestone finality
+    of 2 to 5 s); see docs/decisions.md for the other chains."""
     fallback_polling_interval_s: float = Field(default=15.0, ge=1.0)
     watchdog_block_times: float = Field(default=3.0, gt=0)
     """Reconnect when no newHeads arrived for this many block times."""

@@ -53,6 +53,7 @@ from cryptoradar.sources.evm.rpc import (
     RpcError,
     RpcUnavailable,
     WsRpc,
+    block_hash,
     block_number,
 )
 
@@ -303,6 +304,9 @@ class ChainMonitor:
             log.warning("evm_head_behind_cursor", chain=self.chain.name, head=head, cursor=cursor)
         floor = self.processor.first_block if self.processor.first_block is not None else cursor
         from_block = max(floor + 1, cursor + 1 - self.chain.reorg_margin_blocks)
+        reorged = await self._check_reorgs(rpc, head, via)
+        if reorged is not None:
+            from_block = max(floor + 1, min(from_block, reorged))
         await self.processor.release(safe)
         native_logs = [] if self.native is None else await self.native.fetch(rpc, from_block, head)
         if from_block <= head:
@@ -315,6 +319,23 @@ class ChainMonitor:
             logs.sort(key=lambda e: (hex_int(e.blockNumber), hex_int(e.logIndex)))
             await self.processor.on_logs(logs, via, recv_ns)
             await self.processor.advance_cursor(head)
+
+    async def _check_reorgs(self, rpc: Rpc, head: int, via: str) -> int | None:
+        """Compare the hash of each recent block we reported a log from with the chain's; retract the logs
+        of replaced blocks. Returns the lowest such block (to re-read from), or None.
+
+        This is how polling and backfill see a reorg: only the WebSocket path gets `removed: true`."""
+        depth = self.chain.reorg_check_depth_blocks
+        if depth == 0:
+            return None
+        lowest: int | None = None
+        for block in self.processor.recent_blocks(head - depth):
+            if block > head:
+                break  # a node behind us (a lagging replica) cannot judge it; a later poll will
+            if await self.processor.drop_reorged(block, await block_hash(rpc, block), via):
+                log.warning("evm_reorg", chain=self.chain.name, block=block, head=head, via=via)
+                lowest = block if lowest is None else lowest
+        return lowest
 
     async def _poll_loop(self) -> None:
         assert self._http is not None

@@ -4,6 +4,10 @@ Live notifications, WebSocket backfill and the polling fallback all feed `on_log
 by (tx_hash, log_index), persisted, makes overlaps harmless. The cursor (`last_processed_block`) only
 moves forward, to a block whose logs have all been handled, and never past a log still held back for
 confirmations: a restart re-reads from there and the dedup set drops what was already reported.
+
+Reorgs: the WebSocket path gets `removed: true` copies. Polling and backfill never do, so the processor
+keeps each reported (and held) log with its block hash for `reorg_check_depth_blocks`; the monitor
+re-reads those blocks' hashes and `drop_reorged` retracts the logs of a block that was replaced.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import msgspec
 import structlog
 from prometheus_client import Counter
 
@@ -70,6 +75,8 @@ class LogProcessor:
         """Emitted logs -> block number (bounded by pruning below cursor - retention)."""
         self._held: dict[LogKey, tuple[RpcLog, int]] = {}
         """Logs waiting for confirmations -> (log, recv ns)."""
+        self._recent: dict[LogKey, RpcLog] = {}
+        """Emitted logs with a block hash, kept for the reorg check (pruned by `recent_blocks`)."""
         gated = ctx.chain.confirmations > 0 or ctx.chain.use_finalized_tag
         self._release_height: int | None = -1 if gated else None
         """Logs above it wait (None: no gate). Moved by heads (confirmations) or by `release()` (finalized)."""
@@ -130,11 +137,14 @@ class LogProcessor:
             await self._emit(trade)
         self.emitted_total += len(trades)
         EVM_LOGS.labels(self._chain, via, "emitted").inc()
+        if entry.blockHash and self._ctx.chain.reorg_check_depth_blocks > 0:
+            self._recent[key] = entry
         # Emit before persisting: a crash in between repeats one trade (downstream dedup catches it)
         # rather than losing it.
         await self._store.mark_seen(self._chain, key[0], key[1], block)
 
     async def _retract(self, key: LogKey, entry: RpcLog, via: str, recv_ns: int) -> None:
+        self._recent.pop(key, None)
         if self._held.pop(key, None) is not None:
             EVM_LOGS.labels(self._chain, via, "dropped_unconfirmed").inc()
             return
@@ -151,6 +161,30 @@ class LogProcessor:
         EVM_LOGS.labels(self._chain, via, "retracted").inc()
         # Forget it so that a re-inclusion in the new chain is reported again.
         await self._store.forget_seen(self._chain, key[0], key[1])
+
+    def recent_blocks(self, lowest_block: int) -> list[int]:
+        """The blocks of reported or held logs at or above `lowest_block`, ascending (older reported logs
+        are forgotten here: they are past the reorg check depth)."""
+        self._recent = {k: e for k, e in self._recent.items() if hex_int(e.blockNumber) >= lowest_block}
+        held = (e for e, _ in self._held.values() if e.blockHash)
+        return sorted(
+            {b for e in [*self._recent.values(), *held] if (b := hex_int(e.blockNumber)) >= lowest_block}
+        )
+
+    async def drop_reorged(self, block: int, canonical_hash: str | None, via: str) -> int:
+        """Retract what was reported from `block` under another hash than the chain's `canonical_hash`
+        now (None: the block is gone), a correction each; forget such held logs. Returns how many logs
+        went: the caller then re-reads the block, so a log re-included in the new chain comes back."""
+        now_ns = self._clock.now_ns()
+        canonical = None if canonical_hash is None else canonical_hash.lower()
+        stale = [
+            (k, e)
+            for k, e in [*self._recent.items(), *((k, e) for k, (e, _) in self._held.items())]
+            if e.blockHash and hex_int(e.blockNumber) == block and e.blockHash.lower() != canonical
+        ]
+        for key, entry in stale:
+            await self._retract(key, msgspec.structs.replace(entry, removed=True), via, now_ns)
+        return len(stale)
 
     async def on_head(self, number: int, timestamp_s: int, live_synced: bool) -> None:
         """A new head: release logs that are now deep enough; advance the cursor if the live feed is whole.

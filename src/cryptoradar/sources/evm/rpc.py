@@ -265,5 +265,19 @@ async def block_number(rpc: Rpc, tag: str = "latest") -> int:
     return int(block.number, 16)
 
 
+async def block_hash(rpc: Rpc, number: int) -> str | None:
+    """The hash of the chain's block `number` now; None when the node has no such block (any more)."""
+    raw = await rpc.call("eth_getBlockByNumber", [hex(number), False])
+    try:
+        block = msgspec.json.decode(raw, type=_BlockHash | None)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise RpcUnavailable(f"eth_getBlockByNumber: undecodable block ({e})") from None
+    return None if block is None else block.hash.lower()
+
+
 class _BlockNumber(msgspec.Struct, frozen=True):
     number: str
+
+
+class _BlockHash(msgspec.Struct, frozen=True):
+    hash: str
