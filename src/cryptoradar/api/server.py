@@ -90,14 +90,25 @@ def _json(payload: object, status: int = 200) -> web.Response:
     return web.Response(body=_ENCODER.encode(payload), status=status, content_type="application/json")
 
 
+_MAX_MS: Final = (2**63 - 1) // _NS_PER_MS
+"""The largest time in ms whose ns value still fits the stores' signed 64-bit integers (year 2262)."""
+_MAX_ID: Final = 2**63 - 1
+
+
+def _parse_int(raw: str, what: str, maximum: int) -> int:
+    """`raw` as an integer in 0..maximum, or a 400 naming `what`. ASCII digits only: `str.isdigit` and
+    `int` accept "²", "٣", "+1" and "1_0", and a value past int64 fails in the store as a 500."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        raise ApiError(400, f"{what} must be an integer from 0 to {maximum}")
+    return int(raw)
+
+
 def _int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """A time (or count) from the query string, at most `_MAX_MS`."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, f"query parameter {name} must be an integer") from None
+    return _parse_int(raw, f"query parameter {name}", _MAX_MS)
 
 
 def _limit(request: web.Request, default: int, maximum: int) -> int:
@@ -286,9 +297,7 @@ class ApiServer:
         cursor = request.query.get("cursor") or None
         before_id: int | None = None
         if cursor is not None:
-            if not cursor.isdigit():
-                raise ApiError(400, "cursor is not one this API returned")
-            before_id = int(cursor)
+            before_id = _parse_int(cursor, "cursor (next_cursor of the previous page)", _MAX_ID)
         query = AlertQuery(
             limit=limit + 1,
             symbol=request.query.get("symbol") or None,
@@ -312,6 +321,8 @@ class ApiServer:
             body = msgspec.json.decode(await request.read(), type=SilenceRequest)
         except msgspec.DecodeError as e:
             raise ApiError(400, f"invalid silence: {e}") from None
+        if not 0 <= body.until_ms <= _MAX_MS:
+            raise ApiError(400, f"until_ms must be a time in ms from 0 to {_MAX_MS}")
         if body.until_ms * _NS_PER_MS <= self._clock.now_ns():
             raise ApiError(400, "until_ms must be in the future")
         if not body.matchers:
@@ -329,12 +340,10 @@ class ApiServer:
         return _json(SilenceCreated(silence_id), 201)
 
     async def _delete_silence(self, request: web.Request) -> web.Response:
-        raw = request.match_info["silence_id"]
-        if not raw.isdigit():
-            raise ApiError(400, "silence id must be an integer")
-        if not await self._alerts.remove_silence(int(raw)):
-            raise ApiError(404, f"no silence {raw}")
-        log.info("silence_removed", silence_id=int(raw))
+        silence_id = _parse_int(request.match_info["silence_id"], "silence id", _MAX_ID)
+        if not await self._alerts.remove_silence(silence_id):
+            raise ApiError(404, f"no silence {silence_id}")
+        log.info("silence_removed", silence_id=silence_id)
         return web.Response(status=204)
 
     # --- market --------------------------------------------------------------------------------------
