@@ -30,6 +30,7 @@ from cryptoradar.backtest.stats import (
 )
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.detectors import DetectorSet
+from cryptoradar.detectors.radar import DETECTOR as RADAR_DETECTOR
 from cryptoradar.events import Bar, Event, Market, Signal, Trade
 from cryptoradar.sources.archive import interval_ms
 from cryptoradar.sources.binance.aggregate import bars_from_trades
@@ -198,7 +199,7 @@ def price_paths(
 
 def _path_for(signal: Signal, paths: dict[tuple[Market, str], tuple[str, PricePath]]) -> PricePath | None:
     """The radar watches USD-M, the bar detectors spot by default: prefer that market, else the other."""
-    order = (Market.USDM, Market.SPOT) if signal.detector == "radar" else (Market.SPOT, Market.USDM)
+    order = (Market.USDM, Market.SPOT) if signal.detector == RADAR_DETECTOR else (Market.SPOT, Market.USDM)
     for market in order:
         found = paths.get((market, signal.symbol))
         if found is not None:

@@ -17,9 +17,13 @@ class SMA(ScalarOutput):
     Ready after `period` inputs. The running sum is recomputed exactly (`math.fsum`)
     each time the window wraps, so rounding error never outlives one window even after
     millions of updates or jumps of many orders of magnitude; that costs O(1) amortised.
+    Between recomputes the running sum can carry the rounding of a large value that has
+    left the window, so its sign is pinned by counting the window's positive and negative
+    values: a window of zeros averages exactly 0.0 and one without negatives never goes
+    below 0 (a zero-volume bar must not look like a spike against a "negative" average).
     """
 
-    __slots__ = ("_count", "_index", "_period", "_sum", "_window")
+    __slots__ = ("_count", "_index", "_negatives", "_period", "_positives", "_sum", "_window")
 
     def __init__(self, period: int) -> None:
         self._period = self._warmup = check_period("SMA", period)
@@ -35,6 +39,8 @@ class SMA(ScalarOutput):
         self._count = 0
         self._index = 0
         self._sum = 0.0
+        self._positives = 0
+        self._negatives = 0
         self._value = NAN
 
     def update(self, x: float) -> float:
@@ -42,7 +48,12 @@ class SMA(ScalarOutput):
             raise reject_non_finite("SMA", x)
         window = self._window
         index = self._index
-        self._sum += x - window[index]
+        old = window[index]
+        self._sum += x - old
+        self._positives += (x > 0.0) - (old > 0.0)
+        self._negatives += (x < 0.0) - (old < 0.0)
+        if (self._negatives == 0 and self._sum < 0.0) or (self._positives == 0 and self._sum > 0.0):
+            self._sum = 0.0
         window[index] = x
         index += 1
         if index == self._period:
