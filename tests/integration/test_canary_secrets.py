@@ -21,11 +21,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from process_harness import free_port, spawn, write_yaml
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from conftest import eventually
+from cryptoradar.api.security import secret_values
 from cryptoradar.config import Settings, load_settings
+from cryptoradar.core.logging import REDACTED, configure_logging
+from cryptoradar.events import Severity
+from cryptoradar.notifications import Notification, RenderedAlert
+from cryptoradar.sinks.apprise_bridge import AppriseSink
 
 
 def secret_fields(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
@@ -102,7 +108,13 @@ def _config(tmp_path: Path, token: str) -> dict[str, object]:
                           "recipients": ["ops@example.org"], "attempts": 1, "retry_delay_s": 0},
                 "webhook": {"type": "webhook", "url": f"{base}/hook/{canary('hookurl')}",
                             "secret": canary("hooksecret")},
-                "apprise": {"type": "apprise", "urls": [f"json://127.0.0.1:{closed}/{canary('apprise')}"]},
+                # Apprise rewrites these (json:// -> http://, the query reordered, tgram's token apart):
+                # only the URL's pieces, encoded or decoded, can be matched in what it logs.
+                "apprise": {"type": "apprise", "urls": [
+                    f"json://radar:{canary('apprisepw')}%40x%2Fy@127.0.0.1:{closed}/{canary('apprise')}"
+                    f"?token={canary('appriseq')}",
+                    f"tgram://123456789:{canary('appriseTg')}/42",
+                ]},
             },
             "default_channels": ["log", "discord", "telegram", "email", "webhook", "apprise"],
             "fallback_channels": ["log"],
@@ -225,6 +237,56 @@ async def test_no_canary_secret_leaves_the_process(tmp_path: Path) -> None:
     )
     assert outputs["log file demo.jsonl"], "the demo logged to its file"
 
+    # Every canary holds `token`, in every form (decoded, encoded, a piece of its URL): search for it.
     leaks = [(where, c) for where, blob in outputs.items() for c in canaries if c.encode() in blob]
+    leaks += [(where, token) for where, blob in outputs.items() if token.encode() in blob]
     # A leak is reported by field and place, never by value (the failure output is itself an output).
-    assert leaks == [], [(where, next(k for k, v in configured.items() if c in v)) for where, c in leaks]
+    assert leaks == [], [
+        (where, next((k for k, v in configured.items() if c in v), "a piece")) for where, c in leaks
+    ]
+
+
+async def test_apprise_at_debug_logs_its_rewritten_urls_redacted(tmp_path: Path) -> None:
+    """Apprise logs `json://user:pw@h/path?token=..` as `http://h/path`, and aiohttp's access log the path:
+    neither is the configured string, both must come out redacted (real log file, real delivery)."""
+    token = f"CNRY{uuid.uuid4().hex[:12]}"
+    received: list[str] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(request.path)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"json://radar:{token}pw%40x%2Fy@127.0.0.1:{port}/{token}path?token={token}q"
+    telegram = f"tgram://123456789:{token}tg/42"
+    log_file = tmp_path / "debug.jsonl"
+    settings = Settings.model_validate(
+        {
+            "alerts": {
+                "channels": {"a": {"type": "apprise", "urls": [url, telegram]}},
+                "default_channels": ["a"],
+                "fallback_channels": ["a"],
+            }
+        }
+    )
+    configure_logging("DEBUG", "json", file_path=log_file, secrets=secret_values(settings))
+    try:
+        AppriseSink([SecretStr(telegram)], name="tg")  # only loaded: Apprise logs the URL it parsed
+        sink = AppriseSink([SecretStr(url)])
+        alert = RenderedAlert(1, Severity.INFO, "title", "body", (), 0, 0)
+        await sink.send(Notification("apprise", (alert,)))
+    finally:
+        configure_logging("INFO", "json")
+        await runner.cleanup()
+
+    assert received == [f"/{token}path"], "delivered, to the path holding the secret"
+    text = log_file.read_text()
+    assert "JSON POST URL: http://127.0.0.1" in text, "Apprise logged the rewritten URL"
+    assert "Loaded Telegram URL" in text
+    assert f"POST /{REDACTED}" in text, "aiohttp's access log line, path redacted"
+    assert token not in text

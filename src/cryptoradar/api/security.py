@@ -16,8 +16,8 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 from cryptoradar.config.api import is_loopback, requires_token
 from cryptoradar.core.errors import ConfigError
-from cryptoradar.core.logging import MIN_SECRET_LEN
 from cryptoradar.core.logging import REDACTED as REDACTED_TEXT
+from cryptoradar.core.logging import secret_forms
 
 __all__ = [
     "REDACTED",
@@ -77,10 +77,8 @@ class SecretScrubber:
     """Replaces known secret values in outgoing bytes."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted(
-            {s.encode() for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True
-        )
+        # Every rewritten form too (encoded, scheme-less, URL pieces), longest first.
+        self._secrets = [s.encode() for s in secret_forms(secrets)]
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

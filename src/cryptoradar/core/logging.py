@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from logging.handlers import BaseRotatingHandler
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit
 
 import structlog
 
@@ -22,6 +24,11 @@ MIN_SECRET_LEN = 4
 """Shorter secret values are not redacted (here or in API responses): replacing "a" everywhere would
 garble every line."""
 REDACTED = "**********"
+_MIN_PIECE_LEN = 10
+"""A piece of a secret URL (path segment, user, host) shorter than this is redacted only if it mixes
+letters and digits: "webhooks" or "radar" are words that appear in every log, "T0A1B2C3" is a token."""
+_CREDENTIAL_KEY = re.compile(r"token|key|secret|pass|auth|sig|cred", re.IGNORECASE)
+_PERCENT_HEX = re.compile(r"%[0-9A-F]{2}")
 _OUR_HANDLER = "_cryptoradar_handler"
 """Attribute marking handlers installed here, so configuring twice replaces instead of duplicating."""
 
@@ -75,12 +82,62 @@ def configure_logging(
     )
 
 
+def secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Every form a secret takes once a library rewrote it, longest first (so a secret containing another
+    is replaced whole): URL-decoded and URL-encoded (either hex case, `+` for spaces or not); for a URL, the
+    URL without its scheme (Apprise logs `json://h/p` as `http://h/p`) and its credential pieces apart
+    (password, user, a host that is a token as in `tgram://TOKEN/CHAT`, path segments, query values),
+    each in those forms too. Values shorter than `MIN_SECRET_LEN` are left out."""
+    forms: set[str] = set()
+    for secret in secrets:
+        for piece in (secret, *_url_pieces(secret)):
+            for text in (piece, unquote(piece)):
+                quoted = {text, quote(text, safe=""), quote(text), quote_plus(text), unquote_plus(text)}
+                quoted |= {_PERCENT_HEX.sub(lambda m: m.group(0).lower(), q) for q in quoted}
+                forms |= {f for f in quoted if len(f) >= MIN_SECRET_LEN}
+    return sorted(forms, key=len, reverse=True)
+
+
+def _url_pieces(secret: str) -> Iterator[str]:
+    try:
+        parts = urlsplit(secret)
+    except ValueError:
+        return
+    if not parts.scheme or not parts.netloc:
+        return
+    rest = secret.split("://", 1)[-1] if "://" in secret else secret[len(parts.scheme) + 1 :].lstrip("/")
+    yield rest
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    if has_password:
+        yield password
+    yield from (p for p in (user, host, host.rsplit(":", 1)[0]) if _token_like(p) and not _hostname(p))
+    yield from (seg for seg in parts.path.split("/") if _token_like(seg))
+    for key, value in parse_qsl(parts.query, keep_blank_values=False):
+        if _CREDENTIAL_KEY.search(key) or _token_like(value):
+            yield value
+
+
+def _token_like(piece: str) -> bool:
+    if len(piece) >= _MIN_PIECE_LEN:
+        return True
+    return (
+        len(piece) >= MIN_SECRET_LEN and any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece)
+    )
+
+
+def _hostname(piece: str) -> bool:
+    """A DNS name or IP (with or without port): where a URL goes, not a credential."""
+    host = piece.rsplit(":", 1)[0] if piece.count(":") == 1 else piece
+    return "." in host or host in ("localhost", "") or host.startswith("[")
+
+
 class SecretRedactor:
-    """A structlog processor replacing secret values inside every string of an event (nested too)."""
+    """A structlog processor replacing secret values (in every form `secret_forms` knows) inside every
+    string of an event (nested too)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
+        self._secrets = secret_forms(secrets)
 
     def __call__(
         self, _logger: object, _method: str, event_dict: structlog.typing.EventDict
