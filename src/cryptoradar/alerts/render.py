@@ -11,15 +11,23 @@ Escaping: HTML channels (telegram; email's `body_html`) autoescape every value. 
 console, log, webhook, apprise) do not escape, but every value printed is passed through
 `neutralise_mentions`, so a wallet label reading "@everyone" cannot ping anyone (the Discord sink also
 sends `allowed_mentions`).
+
+Wire data (symbol, symbols, timeframe, labels such as wallet labels and token names, enrichment lines)
+reaches templates made single-line first (`one_line`: a newline in a symbol would otherwise add lines and
+`label: value` fields of its own, or an e-mail header), and for Discord with its markdown escaped
+(`escape_discord_markdown`: no bold, code, quotes or masked links `[x](y)` from a label).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import msgspec
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
@@ -49,6 +57,45 @@ def neutralise_mentions(text: str) -> str:
         .replace("@here", f"@{_ZWSP}here")
         .replace("<@", f"<{_ZWSP}@")
     )
+
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+"""Control characters (newlines, tabs, the layout's separator) and the Unicode line/paragraph separators:
+everything `str.splitlines` splits on."""
+_DISCORD_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<-])")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: every run of control or line-separator characters becomes one space."""
+    return _BREAKS.sub(" ", text)
+
+
+def escape_discord_markdown(text: str) -> str:
+    """Backslash-escape Discord markdown (emphasis, code, spoilers, quotes, headings, lists, masked links,
+    `<...>` mentions and timestamps) so a label shows as typed."""
+    return _DISCORD_MARKDOWN.sub(r"\\\1", text)
+
+
+def _wire_safe(signal: Signal, clean: Callable[[str], str]) -> Signal:
+    """The signal with every field that can come from wire data or user config passed through `clean`."""
+    return msgspec.structs.replace(
+        signal,
+        symbol=clean(signal.symbol),
+        timeframe=clean(signal.timeframe),
+        symbols=tuple(clean(x) for x in signal.symbols),
+        # A URL stays clickable: percent-encoding (not backslashes) takes the markup out of it.
+        labels={k: _url(v) if k.endswith("_url") else clean(v) for k, v in signal.labels.items()},
+    )
+
+
+def _url(text: str) -> str:
+    return quote(one_line(text).strip(), safe=":/?#&=%.-_~+@!$,;")
+
+
+def _cleaner(channel_type: ChannelType) -> Callable[[str], str]:
+    if channel_type is ChannelType.DISCORD:
+        return lambda text: escape_discord_markdown(one_line(text))
+    return one_line
 
 
 def _finalize_plain(value: Any) -> Any:
@@ -140,12 +187,14 @@ class Renderer:
         self, signal: Signal, alert_id: int, channel_type: ChannelType, context: Sequence[str], html: bool
     ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         template = self._template(signal, channel_type, html)
+        clean = one_line if html else _cleaner(channel_type)
+        safe = _wire_safe(signal, clean)
         text = template.render(
-            s=signal,
+            s=safe,
             m=signal.metrics,
-            l=signal.labels,
+            l=safe.labels,
             alert_id=alert_id,
-            context_lines=list(context),
+            context_lines=[clean(line) for line in context],
             html=html,
             channel=channel_type.value,
             sep=_SEP,
