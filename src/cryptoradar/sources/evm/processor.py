@@ -165,11 +165,16 @@ class LogProcessor:
     def recent_blocks(self, lowest_block: int) -> list[int]:
         """The blocks of reported or held logs at or above `lowest_block`, ascending (older reported logs
         are forgotten here: they are past the reorg check depth)."""
-        self._recent = {k: e for k, e in self._recent.items() if hex_int(e.blockNumber) >= lowest_block}
+        self._forget_recent_below(lowest_block)
         held = (e for e, _ in self._held.values() if e.blockHash)
         return sorted(
             {b for e in [*self._recent.values(), *held] if (b := hex_int(e.blockNumber)) >= lowest_block}
         )
+
+    def _forget_recent_below(self, block: int) -> None:
+        """Bound the reorg-check memory (the WebSocket path never calls `recent_blocks`)."""
+        if self._recent:
+            self._recent = {k: e for k, e in self._recent.items() if hex_int(e.blockNumber) >= block}
 
     async def drop_reorged(self, block: int, canonical_hash: str | None, via: str) -> int:
         """Retract what was reported from `block` under another hash than the chain's `canonical_hash`
@@ -193,6 +198,7 @@ class LogProcessor:
         every log up to the previous block has been seen (logs of block `number` may still be on the way).
         """
         self._block_ts_ns[number] = timestamp_s * 1_000_000_000
+        self._forget_recent_below(number - self._ctx.chain.reorg_check_depth_blocks)
         if len(self._block_ts_ns) > 512:
             for old in sorted(self._block_ts_ns)[:-256]:
                 del self._block_ts_ns[old]
