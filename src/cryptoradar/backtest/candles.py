@@ -28,7 +28,7 @@ from cryptoradar.sources.archive import interval_ms
 from cryptoradar.sources.binance.rest_parse import bars_from_rows
 from cryptoradar.sources.binance.wire import KlineRow
 
-__all__ = ["CandleCache", "read_ohlcv_json"]
+__all__ = ["CandleCache", "bars_from_ohlcv", "read_ohlcv_json"]
 
 _ROW = msgspec.json.Decoder(KlineRow, strict=False)
 _OHLCV_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
@@ -45,18 +45,38 @@ def _step_ms(interval: str) -> int:
     return step
 
 
-def read_ohlcv_json(path: str | Path, market: Market, symbol: str, interval: str) -> list[Bar]:
-    """A JSON array of `[open_time_ms, o, h, l, c, v]` rows as closed bars.
+def read_ohlcv_json(
+    path: str | Path, market: Market, symbol: str, interval: str, data: bytes | None = None
+) -> list[Bar]:
+    """A JSON array of `[open_time_ms, o, h, l, c, v]` rows as closed bars (`data`: the file's bytes,
+    when the caller already has them, e.g. decompressed).
 
     Bad rows (wrong shape, non-numbers, non-positive prices) are counted in `PARSE_ERRORS` and dropped; a
     file that is not a JSON array raises `msgspec.DecodeError`.
     """
+    rows: list[tuple[int, float, float, float, float, float]] = []
+    for raw in _OHLCV_ROWS.decode(Path(path).read_bytes() if data is None else data):
+        try:
+            rows.append(_OHLCV_ROW.decode(raw))
+        except msgspec.DecodeError:
+            PARSE_ERRORS.labels(market.value, "bad_row").inc()
+    return bars_from_ohlcv(rows, market, symbol, interval)
+
+
+def bars_from_ohlcv(
+    rows: Iterable[tuple[int, float | None, float | None, float | None, float | None, float | None]],
+    market: Market,
+    symbol: str,
+    interval: str,
+) -> list[Bar]:
+    """`(open_time_ms, o, h, l, c, v)` rows as closed bars; quote volume estimated as `volume x close`.
+
+    Rows with a missing value or a non-positive price are counted in `PARSE_ERRORS` and dropped.
+    """
     step = _step_ms(interval)
     klines: list[KlineRow] = []
-    for raw in _OHLCV_ROWS.decode(Path(path).read_bytes()):
-        try:
-            t, o, h, lo, c, v = _OHLCV_ROW.decode(raw)
-        except msgspec.DecodeError:
+    for t, o, h, lo, c, v in rows:
+        if o is None or h is None or lo is None or c is None or v is None:
             PARSE_ERRORS.labels(market.value, "bad_row").inc()
             continue
         klines.append(KlineRow(t, o, h, lo, c, v, t + step - 1, v * c, 0, 0.0, 0.0))

@@ -20,11 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from cryptoradar.backtest.candles import CandleCache
 from cryptoradar.backtest.fetch import FetchProgress, FetchRequest, FetchSummary, fetch_candles
 from cryptoradar.backtest.inputs import (
+    CANDLE_SUFFIXES,
     ArchiveInput,
     BacktestInput,
     CacheInput,
-    CandleJsonInput,
     RecordingInput,
+    UnknownInputError,
+    identify,
 )
 from cryptoradar.backtest.report import ReportFiles, open_in_browser, write_report
 from cryptoradar.backtest.runner import (
@@ -40,12 +42,13 @@ from cryptoradar.backtest.stats_store import save_hit_rates
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.core.clock import Clock
 from cryptoradar.events import Market
-from cryptoradar.sources.archive import parse_archive_name
+from cryptoradar.sources.archive import market_in_path, parse_archive_name
 from cryptoradar.sources.binance.rest import BinanceRest, RestSettings
 
 __all__ = [
     "BacktestRun",
     "backtest_command",
+    "candle_inputs",
     "collect_inputs",
     "fetch_command",
     "parse_day_ms",
@@ -84,6 +87,29 @@ def _archive_files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def candle_inputs(paths: Sequence[Path], market: Market | None = None) -> list[BacktestInput]:
+    """Candle files (and folders, searched recursively) identified by name: freqtrade feather/JSON,
+    data.binance.vision CSV/zip, JSON candle arrays. `market` fills in where a name cannot tell.
+
+    A file given by name that cannot be identified raises `UnknownInputError` (one line naming the
+    expected patterns); inside a folder such files are skipped, as freqtrade folders also hold trades.
+    """
+    inputs: list[BacktestInput] = []
+    for p in paths:
+        if not p.exists():
+            raise ValueError(f"{p}: no such file or folder")
+        if not p.is_dir():
+            inputs.append(identify(p, market))
+            continue
+        for f in sorted(p.rglob("*")):
+            if f.is_file() and f.name.endswith(CANDLE_SUFFIXES):
+                try:
+                    inputs.append(identify(f, market))
+                except UnknownInputError:
+                    continue
+    return inputs
+
+
 def collect_inputs(
     *,
     archives: Sequence[Path] = (),
@@ -91,11 +117,13 @@ def collect_inputs(
     recordings: Sequence[Path] = (),
     cache_dir: Path | None = None,
     cache_market: Market = Market.SPOT,
+    market: Market | None = None,
     symbols: Sequence[str] = (),
     timeframes: Sequence[str] = (),
 ) -> list[BacktestInput]:
     """Inputs from the CLI's paths. Archive folders are searched recursively for .zip/.csv; files whose
     names say another symbol or interval than requested are skipped; the cache needs symbols and timeframes.
+    `candles` are identified by name (`candle_inputs`); `market` applies where a name cannot tell.
     """
     wanted_symbols = {s.upper() for s in symbols}
     wanted_timeframes = set(timeframes)
@@ -111,8 +139,8 @@ def collect_inputs(
                 and name.kind not in wanted_timeframes
             ):
                 continue
-        inputs.append(ArchiveInput(path))
-    inputs += [CandleJsonInput(p) for p in candles]
+        inputs.append(ArchiveInput(path, market_in_path(path) or market))
+    inputs += candle_inputs(candles, market)
     inputs += [RecordingInput(p) for p in recordings]
     if cache_dir is not None:
         cache = CandleCache(cache_dir)
@@ -208,6 +236,7 @@ async def backtest_command(
     recordings: Sequence[Path] = (),
     cache_dir: Path | None = None,
     cache_market: Market = Market.SPOT,
+    market: Market | None = None,
     symbols: Sequence[str] = (),
     timeframes: Sequence[str] = (),
     date_from: str | date | None = None,
@@ -228,7 +257,7 @@ async def backtest_command(
     """
     inputs = collect_inputs(
         archives=archives, candles=candles, recordings=recordings, cache_dir=cache_dir,
-        cache_market=cache_market, symbols=symbols, timeframes=timeframes,
+        cache_market=cache_market, market=market, symbols=symbols, timeframes=timeframes,
     )  # fmt: skip
     if not inputs:
         raise ValueError(

@@ -5,6 +5,7 @@ Inputs (each becomes one stream of events):
 - `ArchiveInput`: a data.binance.vision klines or aggTrades file (zip or CSV, ms or µs timestamps, spot or
   USD-M, header or not) read by `sources.archive`, i.e. the same `bars_from_rows` as REST backfill;
 - `CandleJsonInput`: a JSON array of `[open_time_ms, o, h, l, c, v]` rows (see `candles.py`);
+- `FreqtradeInput`: a freqtrade feather or JSON candle file, named as freqtrade names them (`freqtrade.py`);
 - `CacheInput`: one (market, symbol, interval) of the local candle cache;
 - `RecordingInput`: a recorded WebSocket session, parsed by the live `FrameParser` via `sources.replay`.
 
@@ -27,12 +28,21 @@ from pathlib import Path
 import structlog
 
 from cryptoradar.backtest.candles import CandleCache, read_ohlcv_json
+from cryptoradar.backtest.freqtrade import (
+    FREQTRADE_PATTERNS,
+    CandleType,
+    FreqtradeInput,
+    parse_freqtrade_name,
+    read_freqtrade,
+    read_funding_rates,
+)
 from cryptoradar.events import Bar, Event, Market
 from cryptoradar.sources.archive import (
     ContinuityReport,
     import_agg_trades,
     import_klines,
     interval_ms,
+    market_in_path,
     parse_archive_name,
 )
 from cryptoradar.sources.replay import replay_frames
@@ -42,8 +52,11 @@ __all__ = [
     "BacktestInput",
     "CacheInput",
     "CandleJsonInput",
+    "FreqtradeInput",
     "LoadedStream",
     "RecordingInput",
+    "UnknownInputError",
+    "identify",
     "load",
     "merge_in_event_order",
 ]
@@ -85,7 +98,39 @@ class RecordingInput:
     market: Market | None = None
 
 
-BacktestInput = ArchiveInput | CandleJsonInput | CacheInput | RecordingInput
+BacktestInput = ArchiveInput | CandleJsonInput | FreqtradeInput | CacheInput | RecordingInput
+
+CANDLE_SUFFIXES = (".feather", ".json", ".gz", ".jsongz", ".csv", ".zip")
+"""What a folder given as candle input is searched for (recursively)."""
+NAME_PATTERNS = (
+    *FREQTRADE_PATTERNS,
+    "SYMBOL-<tf>-YYYY-MM[-DD].csv|zip or SYMBOL-aggTrades-YYYY-MM[-DD].csv|zip (data.binance.vision)",
+    "SYMBOL-<tf>.json (a JSON candle array; market from --market)",
+)
+
+
+class UnknownInputError(ValueError):
+    """A candle file whose name says neither its format nor its symbol and interval."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: cannot tell the format, symbol or interval from the name; expected one of: "
+                         + "; ".join(NAME_PATTERNS))  # fmt: skip
+
+
+def identify(path: Path, market: Market | None = None) -> BacktestInput:
+    """The input a candle file is, from its name (and folder, for archives).
+
+    `market` fills in where the name cannot tell it (spot by default); a name or an archive folder that
+    says the market (`-futures`, `BTC_USDT_USDT`, `futures/um`) wins. Raises `UnknownInputError`.
+    """
+    freqtrade = parse_freqtrade_name(path, market)
+    if freqtrade is not None:
+        return freqtrade
+    if parse_archive_name(path) is not None:
+        return ArchiveInput(path, market_in_path(path) or market)
+    if _CANDLE_NAME.match(path.name) is not None:
+        return CandleJsonInput(path, market or Market.SPOT)
+    raise UnknownInputError(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +142,8 @@ class LoadedStream:
     report: ContinuityReport
     series: tuple[Market, str, str] | None = None
     """(market, symbol, interval) when every event is a bar of it (klines, candle and cache files)."""
+    note: str = ""
+    """What the report should say about this input beyond its counts (e.g. read but not replayed)."""
 
 
 def load(source: BacktestInput) -> LoadedStream:
@@ -119,6 +166,8 @@ def load(source: BacktestInput) -> LoadedStream:
         return LoadedStream(
             str(source.path), bars, _continuity(bars, interval), (source.market, symbol, interval)
         )
+    if isinstance(source, FreqtradeInput):
+        return _load_freqtrade(source)
     if isinstance(source, CacheInput):
         bars = source.cache.read(source.market, source.symbol, source.interval)
         path = source.cache.path(source.market, source.symbol, source.interval)
@@ -130,6 +179,23 @@ def load(source: BacktestInput) -> LoadedStream:
         report.rows += 1
         events.extend(parsed.events)
     return LoadedStream(str(source.path), events, report)
+
+
+def _load_freqtrade(source: FreqtradeInput) -> LoadedStream:
+    name = str(source.path)
+    if source.candle_type is CandleType.PRICE:
+        bars = read_freqtrade(source)
+        series = (source.market, source.symbol, source.interval)
+        return LoadedStream(name, bars, _continuity(bars, source.interval), series)
+    # Mark price candles and funding events are read (so a broken file shows) but not replayed: no
+    # detector consumes them, and they must not mix with the USD-M price bars of the same symbol.
+    rows = (
+        read_funding_rates(source)
+        if source.candle_type is CandleType.FUNDING_RATE
+        else read_freqtrade(source)
+    )
+    note = f"{source.candle_type.value} {source.symbol}: {len(rows):,} rows read, not replayed (no detector reads them)"
+    return LoadedStream(name, [], ContinuityReport(rows=len(rows)), note=note)
 
 
 def _continuity(bars: Sequence[Bar], interval: str) -> ContinuityReport:

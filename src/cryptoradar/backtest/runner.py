@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from operator import attrgetter
 from typing import cast
+
+import structlog
 
 from cryptoradar.backtest.inputs import BacktestInput, LoadedStream, load, merge_in_event_order
 from cryptoradar.backtest.outcomes import PricePath, parse_horizon
@@ -28,11 +30,12 @@ from cryptoradar.backtest.stats import (
     evaluate_signal,
     radar_symbol_group,
 )
+from cryptoradar.backtest.timeframes import TimeframePlan, plan_timeframes, resample
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.detectors import DetectorSet
 from cryptoradar.detectors.radar import DETECTOR as RADAR_DETECTOR
-from cryptoradar.events import Bar, Event, Market, Signal, Trade
-from cryptoradar.sources.archive import interval_ms
+from cryptoradar.events import Bar, Event, Liquidation, Market, Signal, Trade
+from cryptoradar.sources.archive import ContinuityReport, interval_ms
 from cryptoradar.sources.binance.aggregate import bars_from_trades
 
 __all__ = [
@@ -54,6 +57,8 @@ DEFAULT_HORIZONS = ("15m", "1h", "4h")
 _PROGRESS_EVERY = 65_536
 _TRADES_PATH_INTERVAL = "1m"
 _CLOSED = attrgetter("closed")
+_OPEN_TIME = attrgetter("open_time_ms")
+_log = structlog.get_logger(__name__)
 
 
 class Stage(StrEnum):
@@ -103,6 +108,7 @@ class StreamSummary:
     missing: int
     out_of_order: int
     bad_rows: int
+    note: str = ""
 
 
 @dataclass(slots=True)
@@ -115,8 +121,11 @@ class BacktestResult:
     streams: list[StreamSummary]
     events: int
     bars: int
+    """Input bars replayed; bars built by resampling are counted in `timeframes.built`."""
     detect_s: float
     horizons: tuple[str, ...]
+    timeframes: TimeframePlan = field(default_factory=TimeframePlan)
+    """Intervals built by resampling, and the detectors that can never fire on these inputs."""
 
 
 def replay_through_engine(
@@ -214,23 +223,69 @@ class Prepared:
     events: list[Event]
     paths: dict[tuple[Market, str], tuple[str, PricePath]]
     streams: list[StreamSummary]
+    timeframes: TimeframePlan = field(default_factory=TimeframePlan)
+    built_bars: int = 0
+    """How many of `events` are bars built by resampling."""
 
 
 def prepare(
     inputs: Sequence[BacktestInput], options: BacktestOptions, progress: ProgressCallback | None = None
 ) -> Prepared:
-    """Load every input and merge the streams in event order (see `inputs.merge_in_event_order`)."""
+    """Load every input, build the intervals the detectors need from lower ones (`timeframes`), and
+    merge the streams in event order (see `inputs.merge_in_event_order`)."""
     streams: list[LoadedStream] = []
     for n, source in enumerate(inputs, 1):
         streams.append(load(source))
         if progress is not None:
             progress(Progress(Stage.LOAD, n, len(inputs), 0))
+    plan, built = _build_missing_timeframes(streams, options)
+    streams += built
+    if built and options.timeframes is not None:  # what was built for the detectors passes the filter
+        options = replace(options, timeframes=options.timeframes | {b.target for b in plan.builds})
     events = list(_filtered(merge_in_event_order([s.events for s in streams]), options))
+    built_bars = sum(1 for s in built for _ in _filtered(s.events, options))
     summaries = [
-        StreamSummary(s.name, len(s.events), s.report.missing, s.report.out_of_order, s.report.bad_rows)
+        StreamSummary(
+            s.name, len(s.events), s.report.missing, s.report.out_of_order, s.report.bad_rows, s.note
+        )
         for s in streams
     ]
-    return Prepared(events, price_paths(streams, options), summaries)
+    return Prepared(events, price_paths(streams, options), summaries, plan, built_bars)
+
+
+def _build_missing_timeframes(
+    streams: Sequence[LoadedStream], options: BacktestOptions
+) -> tuple[TimeframePlan, list[LoadedStream]]:
+    """Plan over the series the options select, then resample each planned series from its source."""
+    bars: dict[tuple[Market, str, str], list[Bar]] = defaultdict(list)
+    radar_events = False
+    for s in streams:
+        if s.series is None:
+            radar_events = radar_events or any(
+                type(e) in (Trade, Liquidation) and cast("Trade", e).market is Market.USDM for e in s.events
+            )
+            continue
+        _, symbol, interval = s.series
+        if (options.symbols is None or symbol in options.symbols) and (
+            options.timeframes is None or interval in options.timeframes
+        ):
+            bars[s.series].extend(cast("Sequence[Bar]", s.events))
+    plan = plan_timeframes(bars, options.detectors, radar_events)
+    built: list[LoadedStream] = []
+    for b in plan.builds:
+        source = bars[(b.market, b.symbol, b.source)]
+        source.sort(key=_OPEN_TIME)  # several files of one series (daily archives) in any order
+        made, dropped = resample(source, b.target)
+        plan.built[b] = (len(made), dropped)
+        name = f"{b.market.value} {b.symbol} {b.target} built from {b.source}"
+        report = ContinuityReport(rows=len(made), missing=dropped)
+        built.append(LoadedStream(name, made, report, (b.market, b.symbol, b.target)))
+    for b in plan.builds:
+        _log.info("timeframe_built", market=b.market.value, symbol=b.symbol, interval=b.target,
+                  source=b.source, bars=plan.built[b][0], incomplete_buckets=plan.built[b][1])  # fmt: skip
+    for detector, why in plan.warnings.items():
+        _log.warning("detector_never_fires", detector=detector, reason=why.lstrip(" :"))
+    return plan, built
 
 
 def score(
@@ -268,7 +323,8 @@ def run_backtest(
         prepared.paths,
         prepared.streams,
         events,
-        bars,
+        bars - prepared.built_bars,
         detect_s,
         options.horizons,
+        prepared.timeframes,
     )

@@ -195,7 +195,11 @@ def replay(
 def backtest(
     archive: Annotated[list[Path], typer.Option(help="data.binance.vision kline/aggTrades CSV or zip.")] = [],  # noqa: B006
     candles: Annotated[
-        list[Path], typer.Option(help="JSON candle files [[open_ms, o, h, l, c, v], ...].")
+        list[Path],
+        typer.Option(
+            help="Candle files or folders, identified by name: freqtrade .feather/.json "
+            "(BTC_USDT-5m, BTC_USDT_USDT-5m-futures), data.binance.vision CSV/zip, JSON arrays."
+        ),
     ] = [],  # noqa: B006
     recording: Annotated[list[Path], typer.Option(help="Recordings made by `cryptoradar record`.")] = [],  # noqa: B006
     symbols: Annotated[str, typer.Option(help="Comma-separated symbols to keep (default: all).")] = "",
@@ -210,7 +214,12 @@ def backtest(
     cache: Annotated[
         Path | None, typer.Option(help="Candle cache folder (read; with --fetch, filled first).")
     ] = None,
-    market: Annotated[str, typer.Option(help="Market of the cache and of --fetch: spot or usdm.")] = "spot",
+    market: Annotated[
+        str | None,
+        typer.Option(
+            help="spot or usdm: of the cache, of --fetch, and of files whose name cannot tell (default spot)."
+        ),
+    ] = None,
     fetch: Annotated[
         bool,
         typer.Option("--fetch", help="Fetch --symbols x --timeframes klines from REST into --cache first."),
@@ -238,7 +247,9 @@ def backtest(
     timeframe_list = [t for t in timeframes.split(",") if t]
 
     async def main(stop: asyncio.Event) -> None:
-        cache_market = Market(market)
+        if market not in (None, *Market):
+            raise ValueError(f"--market {market}: use spot or usdm")
+        cache_market = Market(market or Market.SPOT)
         if fetch:
             if cache is None:
                 raise ValueError("--fetch needs --cache (the folder to fill)")
@@ -254,6 +265,7 @@ def backtest(
             run = await backtest_command(
                 cache_dir=cache,
                 cache_market=cache_market,
+                market=Market(market) if market else None,
                 archives=archive,
                 candles=candles,
                 recordings=recording,
@@ -268,6 +280,8 @@ def backtest(
                 open_report=open_report,
                 progress=progress,
             )
+        for line in run.result.timeframes.notes():
+            (err_console if "never fire" in line else console).print(line, markup=False, soft_wrap=True)
         console.print(
             f"{run.result.bars:,} bars, {len(run.result.signals):,} signals; report: {run.files.html}"
         )
@@ -289,10 +303,20 @@ def evaluate(
     symbols: Annotated[int, typer.Option(help="Spot symbols per seed.")] = 300,
     days: Annotated[float, typer.Option(help="Simulated days scored per seed.")] = 1.0,
     workers: Annotated[int, typer.Option(help="Processes to run seeds in.")] = 2,
+    candles: Annotated[
+        list[Path],
+        typer.Option(
+            help="Real candle files or folders instead of the simulator (formats as backtest --candles)."
+        ),
+    ] = [],  # noqa: B006
+    market: Annotated[
+        str | None, typer.Option(help="spot or usdm, for candle files whose name cannot tell (default spot).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Precision and recall of every detector against the simulator's labelled scenarios: of its signals,
-    and of the alerts they become (dedup, cooldown, routing); signals without an alert by reason."""
+    and of the alerts they become (dedup, cooldown, routing); signals without an alert by reason.
+    With --candles: real candles through the detectors, signals per detector and symbol."""
     from cryptoradar.evaluate import (
         evaluate_command,
         render_alert_table,
@@ -301,6 +325,9 @@ def evaluate(
     )
 
     settings = _load(config)
+    if candles:
+        _evaluate_candles(candles, market, settings)
+        return
     report = evaluate_command(
         [int(s) for s in seeds.split(",") if s],
         symbols=symbols,
@@ -312,6 +339,25 @@ def evaluate(
     console.print(render_table(report))
     console.print(render_alert_table(report))
     console.print(render_suppressed_table(report))
+
+
+def _evaluate_candles(paths: list[Path], market: str | None, settings: Settings) -> None:
+    from rich.markup import escape
+
+    from cryptoradar.evaluate.candles import evaluate_candles, render_candle_table
+    from cryptoradar.events import Market
+
+    _configure_logging(settings)
+    try:
+        if market not in (None, *Market):
+            raise ValueError(f"--market {market}: use spot or usdm")
+        evaluation = evaluate_candles(paths, settings.detectors, Market(market) if market else None)
+    except ValueError as e:
+        err_console.print(f"[red]evaluate[/red]: {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for line in evaluation.timeframes.notes():
+        (err_console if "never fire" in line else console).print(line, markup=False, soft_wrap=True)
+    console.print(render_candle_table(evaluation))
 
 
 @bench_app.command("wallets")

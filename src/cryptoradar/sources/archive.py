@@ -37,6 +37,7 @@ __all__ = [
     "import_agg_trades",
     "import_klines",
     "interval_ms",
+    "market_in_path",
     "parse_archive_name",
 ]
 
@@ -228,9 +229,16 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def market_in_path(path: str | Path) -> Market | None:
+    """The market a data.binance.vision folder says (`.../futures/um/...`, `.../spot/...`), else None."""
+    text = "/" + Path(path).as_posix()
+    if "futures/um" in text:
+        return Market.USDM
+    return Market.SPOT if "/spot/" in text else None
+
+
 def _market_from_path(path: str | Path) -> Market:
-    text = Path(path).as_posix()
-    return Market.USDM if "futures/um" in text else Market.SPOT
+    return market_in_path(path) or Market.SPOT
 
 
 def _read_bytes(path: str | Path) -> bytes:
