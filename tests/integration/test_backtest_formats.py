@@ -209,6 +209,8 @@ def test_cli_warns_per_detector_that_cannot_fire(tmp_path: Path) -> None:
     assert any(line.startswith("confluence will never fire: needs one of 1m, 5m") for line in lines)
     assert any(line.startswith("futures_radar will never fire: it reads USD-M aggTrades") for line in lines)
     assert "Traceback" not in done.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert '<p class="timeframes">momentum will never fire: needs all of 15m, 1h' in html
 
 
 def test_cli_warns_when_no_input_is_on_the_detectors_market(tmp_path: Path) -> None:

@@ -90,10 +90,12 @@ small{color:#57606a}
 <td>{{ "" if r.mean_return_pct is none else "%.3f"|format(r.mean_return_pct) }}</td></tr>{% endfor %}
 </table>
 <h2>Inputs</h2>
-<table><tr><th class="l">input</th><th>events</th><th>missing</th><th>out of order</th><th>bad rows</th></tr>
+<table><tr><th class="l">input</th><th>events</th><th>missing</th><th>out of order</th><th>bad rows</th>
+<th class="l">note</th></tr>
 {% for s in streams %}<tr><td class="l">{{ s.name }}</td><td>{{ s.events }}</td><td>{{ s.missing }}</td>
-<td>{{ s.out_of_order }}</td><td>{{ s.bad_rows }}</td></tr>{% endfor %}
+<td>{{ s.out_of_order }}</td><td>{{ s.bad_rows }}</td><td class="l">{{ s.note }}</td></tr>{% endfor %}
 </table>
+{% for line in timeframe_notes %}<p class="timeframes">{{ line }}</p>{% endfor %}
 <p><small>Hit: direction-signed forward return &gt; 0 at the horizon, from the signal bar's close.
 Target first: target touched before stop (a bar touching both counts as stop). See docs/backtest.md.</small></p>
 </body></html>
@@ -235,6 +237,7 @@ def write_report(
         distributions=_distributions(result),
         price_charts=_price_charts(result),
         streams=result.streams,
+        timeframe_notes=result.timeframes.notes(),
     )
     files.html.write_text(html, encoding="utf-8")
     header, rows = _csv_rows(result)
