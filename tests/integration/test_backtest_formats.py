@@ -136,6 +136,13 @@ def test_freqtrade_json_archive_csv_zip_and_cache_are_identified(tmp_path: Path)
     )
     assert isinstance(cached, CacheInput)
     assert load(cached).events == bars
+    # A cache file given as candle input is identified by its place in the cache layout.
+    (from_layout,) = candle_inputs([cache.root])
+    assert isinstance(from_layout, CacheInput)
+    assert (from_layout.cache.root, from_layout.market, from_layout.symbol, from_layout.interval) == (
+        cache.root, Market.USDM, "XRPUSDT", "5m",
+    )  # fmt: skip
+    assert load(from_layout).events == bars
 
 
 def test_a_folder_is_searched_and_trades_files_in_it_are_skipped(tmp_path: Path) -> None:
@@ -186,6 +193,19 @@ def test_backtest_builds_15m_for_momentum_from_5m_and_1h_files() -> None:
     assert not any(n.startswith("momentum") for n in notes)
     intervals = {e.interval for e in prepared.events if isinstance(e, Bar)}
     assert intervals == {"5m", "15m", "1h"}
+
+
+def test_1h_is_built_from_a_built_15m_and_equals_the_real_1h_file() -> None:
+    prepared = prepare([identify(real() / "spot" / "SOL_USDT-5m.feather")], BacktestOptions())
+    assert prepared.timeframes.notes()[:2] == [
+        "built spot SOLUSDT 15m from 5m: 17,376 bars",
+        "built spot SOLUSDT 1h from 15m: 4,344 bars",
+    ]
+    built_1h = [e for e in prepared.events if isinstance(e, Bar) and e.interval == "1h"]
+    real_1h = load(identify(real() / "spot" / "SOL_USDT-1h.feather")).events
+    assert [(b.open_time_ms, b.open, b.high, b.low, b.close) for b in built_1h] == [
+        (b.open_time_ms, b.open, b.high, b.low, b.close) for b in real_1h if isinstance(b, Bar)
+    ]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -100,12 +100,13 @@ class RecordingInput:
 
 BacktestInput = ArchiveInput | CandleJsonInput | FreqtradeInput | CacheInput | RecordingInput
 
-CANDLE_SUFFIXES = (".feather", ".json", ".gz", ".jsongz", ".csv", ".zip")
+CANDLE_SUFFIXES = (".feather", ".json", ".gz", ".jsongz", ".csv", ".zip", ".jsonl")
 """What a folder given as candle input is searched for (recursively)."""
 NAME_PATTERNS = (
     *FREQTRADE_PATTERNS,
     "SYMBOL-<tf>-YYYY-MM[-DD].csv|zip or SYMBOL-aggTrades-YYYY-MM[-DD].csv|zip (data.binance.vision)",
     "SYMBOL-<tf>.json (a JSON candle array; market from --market)",
+    "<cache>/spot|usdm/<tf>/SYMBOL.jsonl (the candle cache)",
 )
 
 
@@ -130,7 +131,20 @@ def identify(path: Path, market: Market | None = None) -> BacktestInput:
         return ArchiveInput(path, market_in_path(path) or market)
     if _CANDLE_NAME.match(path.name) is not None:
         return CandleJsonInput(path, market or Market.SPOT)
+    cached = _cache_file(path)
+    if cached is not None:
+        return cached
     raise UnknownInputError(path)
+
+
+def _cache_file(path: Path) -> CacheInput | None:
+    """A file of the candle cache, from its place in the layout `<root>/<market>/<interval>/<SYMBOL>.jsonl`."""
+    if path.suffix != ".jsonl" or len(path.parts) < 4:
+        return None
+    interval, market = path.parent.name, path.parent.parent.name
+    if interval_ms(interval) is None or market not in tuple(Market):
+        return None
+    return CacheInput(CandleCache(path.parents[2]), Market(market), path.stem.upper(), interval)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import chain
 from operator import attrgetter
 from typing import cast
 
@@ -256,8 +257,9 @@ def prepare(
 def _build_missing_timeframes(
     streams: Sequence[LoadedStream], options: BacktestOptions
 ) -> tuple[TimeframePlan, list[LoadedStream]]:
-    """Plan over the series the options select, then resample each planned series from its source."""
-    bars: dict[tuple[Market, str, str], list[Bar]] = defaultdict(list)
+    """Plan over the series the options select, then resample each planned series from its source
+    (a series built first can be the source of a longer one: 1h from a built 15m)."""
+    series: dict[tuple[Market, str, str], list[Sequence[Event]]] = defaultdict(list)
     radar_events = False
     for s in streams:
         if s.series is None:
@@ -269,14 +271,17 @@ def _build_missing_timeframes(
         if (options.symbols is None or symbol in options.symbols) and (
             options.timeframes is None or interval in options.timeframes
         ):
-            bars[s.series].extend(cast("Sequence[Bar]", s.events))
-    plan = plan_timeframes(bars, options.detectors, radar_events)
+            series[s.series].append(s.events)
+    plan = plan_timeframes(series, options.detectors, radar_events)
     built: list[LoadedStream] = []
     for b in plan.builds:
-        source = bars[(b.market, b.symbol, b.source)]
-        source.sort(key=_OPEN_TIME)  # several files of one series (daily archives) in any order
+        parts = series[(b.market, b.symbol, b.source)]
+        source = cast("list[Bar]", list(chain.from_iterable(parts)))
+        if len(parts) > 1:
+            source.sort(key=_OPEN_TIME)  # several files of one series (daily archives) in any order
         made, dropped = resample(source, b.target)
         plan.built[b] = (len(made), dropped)
+        series[(b.market, b.symbol, b.target)].append(made)
         name = f"{b.market.value} {b.symbol} {b.target} built from {b.source}"
         report = ContinuityReport(rows=len(made), missing=dropped)
         built.append(LoadedStream(name, made, report, (b.market, b.symbol, b.target)))

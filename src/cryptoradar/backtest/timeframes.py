@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from cryptoradar.config.detectors import DetectorsConfig
 from cryptoradar.detectors.confluence import DETECTOR as CONFLUENCE
@@ -31,6 +32,9 @@ __all__ = ["Build", "TimeframePlan", "plan_timeframes", "resample"]
 _WEEK_OFFSET_MS = 4 * 86_400_000
 """Binance weeks open on Monday 00:00 UTC; the epoch was a Thursday."""
 _NS_PER_MS = 1_000_000
+_OPEN, _HIGH, _LOW = attrgetter("open_time_ms"), attrgetter("high"), attrgetter("low")
+_VOLUME, _QUOTE_VOLUME, _TRADES = attrgetter("volume"), attrgetter("quote_volume"), attrgetter("trades")
+_TAKER_VOLUME, _TAKER_QUOTE_VOLUME = attrgetter("taker_buy_volume"), attrgetter("taker_buy_quote_volume")
 
 Series = tuple[Market, str, str]
 
@@ -84,17 +88,19 @@ def resample(bars: Sequence[Bar], interval: str) -> tuple[list[Bar], int]:
     out: list[Bar] = []
     dropped = 0
     group: list[Bar] = []
-    bucket = _bucket_ms(bars[0].open_time_ms, step)
+    start = end = -1
     for b in bars:
         if not b.closed:
             continue
-        start = _bucket_ms(b.open_time_ms, step)
-        if start != bucket:
-            dropped += _close_bucket(group, bucket, step, per_bucket, source_ms, interval, out)
-            group = []
-            bucket = start
-        group.append(b)
-    dropped += _close_bucket(group, bucket, step, per_bucket, source_ms, interval, out)
+        t = b.open_time_ms
+        if start <= t < end:
+            group.append(b)
+            continue
+        dropped += _close_bucket(group, start, step, per_bucket, source_ms, interval, out)
+        start = _bucket_ms(t, step)
+        end = start + step
+        group = [b]
+    dropped += _close_bucket(group, start, step, per_bucket, source_ms, interval, out)
     return out, dropped
 
 
@@ -104,20 +110,16 @@ def _close_bucket(
     """Append the bucket's bar when it is complete; 1 when it had to be dropped, else 0."""
     if not group:
         return 0
-    complete = len(group) == per_bucket and all(
-        b.open_time_ms == start + k * source_ms for k, b in enumerate(group)
-    )
-    if not complete:
+    if len(group) != per_bucket or list(map(_OPEN, group)) != list(range(start, start + step, source_ms)):
         return 1
     first, last = group[0], group[-1]
     close_ms = start + step - 1
     out.append(
         Bar(
             first.market, first.symbol, interval, start, close_ms, first.open,
-            max(b.high for b in group), min(b.low for b in group), last.close,
-            math.fsum(b.volume for b in group), math.fsum(b.quote_volume for b in group),
-            sum(b.trades for b in group), math.fsum(b.taker_buy_volume for b in group),
-            math.fsum(b.taker_buy_quote_volume for b in group), True,
+            max(map(_HIGH, group)), min(map(_LOW, group)), last.close,
+            math.fsum(map(_VOLUME, group)), math.fsum(map(_QUOTE_VOLUME, group)), sum(map(_TRADES, group)),
+            math.fsum(map(_TAKER_VOLUME, group)), math.fsum(map(_TAKER_QUOTE_VOLUME, group)), True,
             (close_ms + 1) * _NS_PER_MS, last.ts_recv_ns,
         )
     )  # fmt: skip
@@ -155,14 +157,17 @@ def plan_timeframes(
             if not every and have[key].intersection(intervals):
                 continue  # runs on what is loaded; each interval is an independent run, none is missing
             builds, missing = [], []
-            for interval in intervals:
-                if interval in have[key]:
+            available = set(have[key])
+            # Shortest first: a built 15m is then the source of 1h (4 bars a bucket, not 60).
+            for interval in sorted(intervals, key=lambda iv: interval_ms(iv) or 0):
+                if interval in available:
                     continue
-                source = _source_for(interval, have[key])
+                source = _source_for(interval, available)
                 if source is None:
                     missing.append(interval)
                 else:
                     builds.append(Build(key[0], key[1], interval, source))
+                    available.add(interval)
             if missing and (every or len(missing) == len(intervals)):
                 blocked[key[1]] = missing
             for build in builds:
