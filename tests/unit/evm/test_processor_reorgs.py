@@ -35,13 +35,13 @@ async def test_a_replaced_block_retracts_its_logs_once_and_only_those() -> None:
     assert [t.removed for t in out if isinstance(t, WalletTrade)][-1] is False
 
 
-async def test_a_vanished_block_retracts_and_held_logs_are_dropped_silently() -> None:
+async def test_held_logs_of_a_replaced_block_are_dropped_silently() -> None:
     store, out = MemoryStore(), list[Event]()
     p = _processor(store, out, confirmations=5)
     await p.start()
     await p.on_logs([_at(1, 10)], "poll", 0)  # held: not deep enough
     assert p.recent_blocks(0) == [10]
-    assert await p.drop_reorged(10, None, "poll") == 1
+    assert await p.drop_reorged(10, NEW, "poll") == 1
     assert out == []
     assert p.recent_blocks(0) == []
 

@@ -332,7 +332,10 @@ class ChainMonitor:
         for block in self.processor.recent_blocks(head - depth):
             if block > head:
                 break  # a node behind us (a lagging replica) cannot judge it; a later poll will
-            if await self.processor.drop_reorged(block, await block_hash(rpc, block), via):
+            canonical = await block_hash(rpc, block)
+            if canonical is None:
+                continue  # not served (pruned, lagging replica): no verdict; a shorter chain regrows
+            if await self.processor.drop_reorged(block, canonical, via):
                 log.warning("evm_reorg", chain=self.chain.name, block=block, head=head, via=via)
                 lowest = block if lowest is None else lowest
         return lowest

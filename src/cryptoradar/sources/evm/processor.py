@@ -176,12 +176,12 @@ class LogProcessor:
         if self._recent:
             self._recent = {k: e for k, e in self._recent.items() if hex_int(e.blockNumber) >= block}
 
-    async def drop_reorged(self, block: int, canonical_hash: str | None, via: str) -> int:
+    async def drop_reorged(self, block: int, canonical_hash: str, via: str) -> int:
         """Retract what was reported from `block` under another hash than the chain's `canonical_hash`
-        now (None: the block is gone), a correction each; forget such held logs. Returns how many logs
-        went: the caller then re-reads the block, so a log re-included in the new chain comes back."""
+        now, a correction each; forget such held logs. Returns how many logs went: the caller then
+        re-reads the block, so a log re-included in the new chain comes back."""
         now_ns = self._clock.now_ns()
-        canonical = None if canonical_hash is None else canonical_hash.lower()
+        canonical = canonical_hash.lower()
         stale = [
             (k, e)
             for k, e in [*self._recent.items(), *((k, e) for k, (e, _) in self._held.items())]
