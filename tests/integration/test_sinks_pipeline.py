@@ -220,19 +220,22 @@ async def test_a_permanent_error_disables_only_its_channel_and_tells_the_operato
         await eventually(
             lambda: r.service.channel_states()[broken].state is ChannelState.FAILED, what="channel disabled"
         )
-        await eventually(lambda: len(r.inbox.messages) == 1, what="the operator email")
-        await eventually(lambda: r.oplog.exists() and r.oplog.read_text() != "", what="operator log line")
+        # The operator is told, and the alert pending on the dead channel is rerouted to the fallbacks.
+        await eventually(lambda: len(r.inbox.messages) == 2, what="the operator email and the rerouted alert")
+        await eventually(
+            lambda: r.oplog.exists() and len(r.oplog.read_text().splitlines()) == 2, what="operator log lines"
+        )
         await eventually(lambda: len(r.symbols(healthy)) == 1, what="the healthy channel's delivery")
-        await states_become(r, first, {broken: "failed", healthy: "sent"})
+        await states_become(r, first, {broken: "failed", healthy: "sent", "oplog": "sent", "email": "sent"})
         assert r.requests(broken) == 1  # a permanent error is never retried
 
-        [mail] = r.inbox.messages
+        [mail] = [m for m in r.inbox.messages if f"alert channel {broken} disabled" in m["Subject"]]
         assert mail["Subject"].startswith("[CRITICAL]")
-        assert f"alert channel {broken} disabled" in mail["Subject"]
         text, _html = mail.iter_parts()
         assert error_text in text.get_content()
-        [line] = r.oplog.read_text().splitlines()
-        assert json.loads(line)["title"] == f"⚠️ Operator: alert channel {broken} disabled"
+        titles = sorted(json.loads(line)["title"] for line in r.oplog.read_text().splitlines())
+        assert titles[0].startswith(f"[rerouted from {broken}] ")
+        assert titles[1] == f"⚠️ Operator: alert channel {broken} disabled"
 
         # Later alerts skip the dead channel (no request reaches it) and still reach the healthy one.
         later = await submit_bar_close(r.service, 3, first=1)
@@ -240,4 +243,4 @@ async def test_a_permanent_error_disables_only_its_channel_and_tells_the_operato
         for alert_id in later.values():
             await states_become(r, alert_id, {healthy: "sent"})
         assert r.requests(broken) == 1
-        assert len(r.inbox.messages) == 1  # one incident, one email
+        assert len(r.inbox.messages) == 2  # one incident, one email (and the one rerouted alert)

@@ -9,6 +9,12 @@ Each channel has its own worker task, so a slow or dead channel never delays ano
   channel's `send_timeout_s`) pauses the whole channel for the remote's `retry_after`, else for the next
   capped backoff delay, and keeps the alerts queued; a permanent error fails the channel: its pending
   deliveries are marked failed and `on_disabled` raises an operator alert elsewhere.
+- failover: the pending deliveries of a channel that fails permanently, or has failed with transient
+  errors for `failover_after_s` without one success, are failed with their reason and rerouted to the
+  channel's live fallbacks in one store transaction (`AlertStore.fail_over`: a new delivery per alert and
+  fallback, never a second one on a channel), which `on_rerouted` queues there; the text says "rerouted
+  from <channel>". With no live fallback a transient failure keeps retrying: nothing is dropped. A channel
+  that recovers resumes with the alerts that arrive after the failover; rerouted ones stay rerouted.
 - a store write that fails (recording sent, retry or failed) is reported to `on_store_result` and the
   worker carries on from its in-memory state: an alert sent but not recorded as sent is resent at most
   once after a restart, which the outbox contract already allows.
@@ -27,7 +33,7 @@ import msgspec
 import structlog
 from prometheus_client import Counter
 
-from cryptoradar.alerts.ports import AlertStore
+from cryptoradar.alerts.ports import AlertStore, PendingDeliveryRow
 from cryptoradar.alerts.queue import DeliveryQueue, QueuedDelivery
 from cryptoradar.alerts.ratelimit import RateLimiter
 from cryptoradar.core.backoff import Backoff
@@ -105,6 +111,9 @@ class ChannelWorker:
         send_timeout_s: float = 30.0,
         max_batch: int = 25,
         sleep: Sleep = asyncio.sleep,
+        fallbacks: Callable[[], Sequence[str]] = tuple,
+        on_rerouted: Callable[[Sequence[PendingDeliveryRow]], None] = lambda _rows: None,
+        failover_after_s: float | None = None,
     ) -> None:
         self.name = channel
         """The configured channel name (deliveries are keyed by it, whatever the sink calls itself)."""
@@ -120,6 +129,12 @@ class ChannelWorker:
         self._on_store_result = on_store_result
         self._send_timeout_s = send_timeout_s
         self._sleep = sleep
+        self._fallbacks = fallbacks
+        """The live channels this one's alerts are rerouted to on failover (asked at that moment)."""
+        self._on_rerouted = on_rerouted
+        self._failover_after_ns = None if failover_after_s is None else int(failover_after_s * _NS_PER_S)
+        self._failing_since_ns: int | None = None
+        """When the current run of transient failures began; None after a success."""
         self._queue = DeliveryQueue(max_batch)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -299,9 +314,18 @@ class ChannelWorker:
             await self._sleep(remote_wait_s)
 
     def _render_one(self, item: QueuedDelivery) -> RenderedAlert:
+        if item.rerouted_from is None:
+            return self._render_or_fallback(item, item.context)
+        note = f"Rerouted from {item.rerouted_from}: {item.reroute_reason}"
+        rendered = self._render_or_fallback(item, (note, *item.context))
+        return msgspec.structs.replace(
+            rendered, title=f"[rerouted from {item.rerouted_from}] {rendered.title}"
+        )
+
+    def _render_or_fallback(self, item: QueuedDelivery, context: Sequence[str]) -> RenderedAlert:
         try:
             with structlog.contextvars.bound_contextvars(alert_id=item.alert_id):
-                return self._render(item.signal, item.alert_id, item.context)
+                return self._render(item.signal, item.alert_id, context)
         except Exception as e:
             if self._render_errors.should_log(f"{item.signal.kind}:{type(e).__name__}"):
                 log.error(
@@ -343,6 +367,7 @@ class ChannelWorker:
         now_ns = self._clock.now_ns()
         await self._store_write(self._store.mark_sent(self.name, [i.alert_id for i in items], now_ns), "sent")
         self._backoff.reset()
+        self._failing_since_ns = None
         self._sent += len(items)
         ALERTS.labels(channel=self.name, outcome="sent").inc(len(items))
         latency = BAR_CLOSE_TO_DELIVERED_S.labels(channel=self.name)
@@ -358,6 +383,16 @@ class ChannelWorker:
         now_ns = self._clock.now_ns()
         self._paused_until_ns = now_ns + int(delay_s * _NS_PER_S)
         self._last_error = str(error)
+        if self._failing_since_ns is None:
+            self._failing_since_ns = now_ns
+        down_ns = now_ns - self._failing_since_ns
+        if self._failover_after_ns is not None and down_ns >= self._failover_after_ns and self._fallbacks():
+            # Everything pending here is rerouted in the store, so nothing stays queued in memory.
+            queued = self._queue.drain()
+            if await self._fail_over(f"down for {down_ns // _NS_PER_S}s: {error}") is not None:
+                return
+            self._queue.requeue(items + queued)  # the store kept them pending: retry them here
+            return
         self._retries += len(items)
         ALERTS.labels(channel=self.name, outcome="retry").inc(len(items))
         # Back in the queue before the store write, so a retraction arriving meanwhile finds them there.
@@ -381,12 +416,33 @@ class ChannelWorker:
         self.state = ChannelState.FAILED
         self._last_error = error
         dropped = self._queue.clear()
-        try:
-            failed = await self._store.mark_failed(self.name, error)
-        except Exception as e:
-            # Still pending in the store: a restart with the channel fixed delivers them.
-            self._on_store_result(e)
-            failed = 0
-        ALERTS.labels(channel=self.name, outcome="failed").inc(failed)
+        # On a store error they stay pending in the store: a restart with the channel fixed delivers them.
+        failed = await self._fail_over(error) or 0
         log.error("alert_channel_disabled", channel=self.name, error=error, failed=failed, queued=dropped)
         await self._on_disabled(self.name, error)
+
+    async def _fail_over(self, reason: str) -> int | None:
+        """Fail this channel's pending deliveries with `reason` and reroute them to the live fallbacks.
+        Returns how many failed, None when the store write failed (they are still pending there)."""
+        try:
+            failed, rerouted = await self._store.fail_over(
+                self.name, reason, self._fallbacks(), self._clock.now_ns()
+            )
+        except Exception as e:
+            self._on_store_result(e)
+            if self._store_errors.should_log(f"fail_over:{type(e).__name__}"):
+                log.error("alert_store_write_failed", channel=self.name, write="fail_over", error=repr(e))
+            return None
+        self._on_store_result(None)
+        ALERTS.labels(channel=self.name, outcome="failed").inc(failed)
+        ALERTS.labels(channel=self.name, outcome="rerouted").inc(len(rerouted))
+        log.warning(
+            "alert_channel_failed_over",
+            channel=self.name,
+            reason=reason,
+            failed=failed,
+            rerouted_to=sorted({r.channel for r in rerouted}),
+            deliveries=len(rerouted),
+        )
+        self._on_rerouted(rerouted)
+        return failed

@@ -36,6 +36,26 @@ class PendingDeliveryRow(Protocol):
     def created_at_ns(self) -> int: ...
     @property
     def signal(self) -> Signal: ...
+    @property
+    def rerouted_from(self) -> str | None:
+        """The channel whose failed delivery this one replaces (channel failover), else None."""
+        ...
+
+    @property
+    def reroute_reason(self) -> str | None: ...
+
+
+class FailedDeliveryRow(Protocol):
+    @property
+    def alert_id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def signal(self) -> Signal: ...
+    @property
+    def rerouted_to(self) -> tuple[str, ...]: ...
 
 
 class DeliveryRow(Protocol):
@@ -117,6 +137,19 @@ class AlertStore(Protocol):
 
     async def mark_failed(self, channel: str, error: str) -> int:
         """Fail every pending delivery of `channel`; returns how many."""
+        ...
+
+    async def fail_over(
+        self, channel: str, reason: str, fallbacks: Sequence[str], now_ns: int
+    ) -> tuple[int, Sequence[PendingDeliveryRow]]:
+        """Channel failover, atomically: every pending delivery of `channel` becomes `failed` with `reason`,
+        and its alert gets a pending delivery on each of `fallbacks` (rerouted from `channel`) that it has
+        no delivery on yet: one delivery per alert and channel stays the rule. Returns how many failed
+        and the new deliveries; with no fallbacks this is `mark_failed`."""
+        ...
+
+    async def failed_deliveries(self, limit: int = 100) -> Sequence[FailedDeliveryRow]:
+        """Failed deliveries, newest first, with the channels each was rerouted to."""
         ...
 
     async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:

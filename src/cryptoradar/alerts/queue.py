@@ -28,6 +28,9 @@ class QueuedDelivery:
     group_key: str
     seq: int = -1
     """Arrival order, set when first ready and kept on requeue so a retried alert keeps its place."""
+    rerouted_from: str | None = None
+    """The channel whose failed delivery this replaces (channel failover); the text says so."""
+    reroute_reason: str = ""
 
 
 class DeliveryQueue:
@@ -136,6 +139,13 @@ class DeliveryQueue:
             # The group's best alert left; its `_order` entry is now skipped as stale, so add the new best.
             heapq.heappush(self._order, (group[0][0], key))
         return True
+
+    def drain(self) -> list[QueuedDelivery]:
+        """Take every queued alert out, waiting or ready (in no particular order)."""
+        items = [item for _, _, item in self._waiting]
+        items += [item for group in self._groups.values() for _, item in group]
+        self.clear()
+        return items
 
     def clear(self) -> int:
         dropped = len(self)

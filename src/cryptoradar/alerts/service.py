@@ -13,6 +13,7 @@ and channel failures, and go straight to the fallback channels (`alerts.fallback
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Mapping, Sequence
 
@@ -29,7 +30,7 @@ from cryptoradar.alerts.delivery import (
 from cryptoradar.alerts.enrich import Enricher, MarketContextEnricher
 from cryptoradar.alerts.fallback import FallbackChannel, FallbackNotifier, OperatorDesk
 from cryptoradar.alerts.operator import IncidentKind, OperatorNotice
-from cryptoradar.alerts.ports import AlertRow, AlertStore, SilenceRow
+from cryptoradar.alerts.ports import AlertRow, AlertStore, PendingDeliveryRow, SilenceRow
 from cryptoradar.alerts.queue import QueuedDelivery
 from cryptoradar.alerts.ratelimit import RateLimiter
 from cryptoradar.alerts.render import Renderer
@@ -161,6 +162,9 @@ class AlertService:
                 send_timeout_s=channel.send_timeout_s,
                 max_batch=self._config.max_alerts_per_group,
                 sleep=self._sleep,
+                fallbacks=functools.partial(self._live_fallbacks, self._config.fallbacks_of(name)),
+                on_rerouted=self._enqueue_stored,
+                failover_after_s=self._config.failover_after_s,
             )
         await self._resume_pending()
         for name, worker in self._workers.items():
@@ -172,21 +176,44 @@ class AlertService:
         self._accepting = True
 
     async def _resume_pending(self) -> None:
-        orphaned: set[str] = set()
-        for row in await self._store.pending_deliveries():
+        rows = await self._store.pending_deliveries()
+        self._enqueue_stored(rows)
+        orphaned = {row.channel for row in rows if row.channel not in self._workers}
+        for channel in sorted(orphaned):
+            # Rerouted like a failed channel's (channel failover), so they are not lost.
+            failed, rerouted = await self._store.fail_over(
+                channel,
+                "channel no longer configured",
+                self._live_fallbacks(self._config.fallback_channels),
+                self._clock.now_ns(),
+            )
+            self._enqueue_stored(rerouted)
+            log.warning("alert_deliveries_orphaned", channel=channel, failed=failed, rerouted=len(rerouted))
+
+    def _enqueue_stored(self, rows: Sequence[PendingDeliveryRow]) -> None:
+        """Queue persisted deliveries (resumed, or rerouted by a channel's failover) on their channel's
+        worker; one without a worker stays pending in the store."""
+        for row in rows:
             worker = self._workers.get(row.channel)
             if worker is None:
-                orphaned.add(row.channel)
                 continue
             labels = alert_labels(row.signal, self._config.symbol_groups)
             group_key = next(
                 (t.group_key for t in self._router.route(labels) if t.channel == row.channel),
                 f"resumed|{row.channel}",
             )
-            worker.enqueue(QueuedDelivery(row.alert_id, row.signal, (), group_key), 0.0)
-        for channel in sorted(orphaned):
-            failed = await self._store.mark_failed(channel, "channel no longer configured")
-            log.warning("alert_deliveries_orphaned", channel=channel, failed=failed)
+            item = QueuedDelivery(
+                row.alert_id,
+                row.signal,
+                (),
+                group_key,
+                rerouted_from=row.rerouted_from,
+                reroute_reason=row.reroute_reason or "",
+            )
+            worker.enqueue(item, 0.0)
+
+    def _live_fallbacks(self, channels: Sequence[str]) -> list[str]:
+        return [c for c in channels if self._is_alive(c)]
 
     async def stop(self, flush_timeout_s: float = 5.0) -> None:
         """Stop accepting, deliver what is queued for up to `flush_timeout_s`, stop workers, close sinks."""

@@ -91,6 +91,8 @@ class _ChannelBase(Section):
     """None: the channel type's defaults (see `DEFAULT_RATE_LIMITS`)."""
     send_timeout_s: float = Field(default=30.0, gt=0)
     """A send that takes longer counts as a transient failure, so a hung remote cannot stall the channel."""
+    fallback_channels: tuple[str, ...] | None = None
+    """Where this channel's alerts are rerouted when it fails over; None: `alerts.fallback_channels`."""
 
 
 class ConsoleChannel(_ChannelBase):
@@ -256,7 +258,8 @@ class AlertsConfig(Section):
     """Where an alert goes when no route matches."""
     fallback_channels: tuple[str, ...] = ("log",)
     """Operator alerts (connections down, REST ban, a channel disabled, the store unwritable) go here,
-    for example a log file and email; a disabled channel itself is skipped."""
+    for example a log file and email; a disabled channel itself is skipped. Also where a failed channel's
+    alerts are rerouted (channel failover), unless the channel sets its own `fallback_channels`."""
     symbol_groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Group name -> symbols; matchable as the `symbol_group` label."""
     cooldowns: dict[str, CooldownRule] = Field(default_factory=_default_cooldowns)
@@ -266,6 +269,10 @@ class AlertsConfig(Section):
     max_alerts_per_group: int = Field(default=25, gt=0)
     retry_initial_s: float = Field(default=1.0, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
+    failover_after_s: float | None = Field(default=600.0, gt=0)
+    """A channel failing with transient errors (5xx, timeouts) this long has its pending alerts rerouted
+    to its fallback channels; a permanent error (401/403/404) reroutes at once. None: only permanent
+    errors reroute."""
     retention_days: float = Field(default=7.0, gt=0)
     retention_interval_s: float = Field(default=3600.0, gt=0)
     silence_refresh_s: float = Field(default=5.0, gt=0)
@@ -276,12 +283,25 @@ class AlertsConfig(Section):
     templates_dir: Path | None = None
     """Overrides: `<kind>.<channel_type>.j2`, `<kind>.j2` or `default.j2` found here win over the packaged ones."""
 
+    def fallbacks_of(self, channel: str) -> tuple[str, ...]:
+        """Where `channel`'s alerts go when it fails over (never itself)."""
+        own = self.channels[channel].fallback_channels
+        return tuple(c for c in (self.fallback_channels if own is None else own) if c != channel)
+
     @model_validator(mode="after")
     def _channels_exist(self) -> AlertsConfig:
         names = set(self.channels)
         referenced = [("default_channels", c) for c in self.default_channels]
         referenced += [("fallback_channels", c) for c in self.fallback_channels]
         referenced += [(f"routes[{i}].channels", c) for i, r in enumerate(self.routes) for c in r.channels]
+        for name, settings in self.channels.items():
+            fallbacks = settings.fallback_channels or ()
+            if name in fallbacks:
+                raise ValueError(
+                    f"alerts.channels.{name}.fallback_channels names the channel itself; "
+                    "name other channels to reroute its alerts to"
+                )
+            referenced += [(f"channels.{name}.fallback_channels", c) for c in fallbacks]
         for where, channel in referenced:
             if channel not in names:
                 raise ValueError(

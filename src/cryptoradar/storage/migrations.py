@@ -81,6 +81,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms""",
         ),
     ),
+    (
+        3,
+        (
+            # Channel failover: a delivery made because another channel's failed names that channel here;
+            # the reason is the failed delivery's last_error (see `AlertStore.fail_over`).
+            "ALTER TABLE deliveries ADD COLUMN rerouted_from TEXT",
+        ),
+    ),
 )
 
 

@@ -81,6 +81,11 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                WHERE signature = detector || '|' || symbol || '|' || timeframe || '|' || window_start_ms::text""",
         ),
     ),
+    (
+        3,
+        # See storage.migrations version 3: the channel a failed-over delivery was rerouted from.
+        ("ALTER TABLE deliveries ADD COLUMN rerouted_from TEXT",),
+    ),
 )
 
 

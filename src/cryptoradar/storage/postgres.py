@@ -25,17 +25,36 @@ from cryptoradar.storage.pg_migrations import apply_migrations
 from cryptoradar.storage.pg_outbox import GroupInserter, InsertRequest
 from cryptoradar.storage.rows import (
     MATCHERS_DECODER,
+    PENDING_DELIVERIES_SQL,
     SIGNAL_DECODER,
     StoredAlert,
     StoredCooldown,
     StoredDelivery,
+    StoredFailedDelivery,
     StoredPendingDelivery,
     StoredSilence,
     encode_matchers,
+    failed_deliveries_sql,
+    failed_delivery,
     list_alerts_query,
+    pending_delivery,
+    rerouted_delivery,
 )
 
 _REDACTED = "***"
+_FAIL_OVER_INSERT = """
+WITH new AS (
+    INSERT INTO deliveries (alert_id, channel, state, attempts, next_attempt_at_ns, rerouted_from)
+    SELECT i.alert_id, t.channel, 'pending', 0, $3, $4
+    FROM unnest($1::bigint[]) WITH ORDINALITY AS i(alert_id, n)
+    CROSS JOIN unnest($2::text[]) WITH ORDINALITY AS t(channel, m)
+    ORDER BY i.n, t.m
+    ON CONFLICT (alert_id, channel) DO NOTHING
+    RETURNING id, alert_id, channel
+)
+SELECT new.channel, a.id, a.created_at_ns, a.payload FROM new JOIN alerts a ON a.id = new.alert_id
+ORDER BY new.alert_id, new.id
+"""
 
 
 def redact_dsn(dsn: str) -> str:
@@ -180,6 +199,24 @@ class PostgresStore:
         )
         return _count(status)
 
+    async def fail_over(
+        self, channel: str, reason: str, fallbacks: Sequence[str], now_ns: int
+    ) -> tuple[int, list[StoredPendingDelivery]]:
+        targets = [c for c in fallbacks if c != channel]
+        async with self._db.acquire() as conn, conn.transaction():
+            failed = await conn.fetch(
+                "UPDATE deliveries SET state = 'failed', last_error = $1 WHERE channel = $2"
+                " AND state = 'pending' RETURNING alert_id",
+                reason,
+                channel,
+            )
+            rows = await conn.fetch(_FAIL_OVER_INSERT, sorted(r[0] for r in failed), targets, now_ns, channel)
+        return len(failed), [rerouted_delivery(r[1:], r[0], channel, reason) for r in rows]
+
+    async def failed_deliveries(self, limit: int = 100) -> list[StoredFailedDelivery]:
+        rows = await self._db.fetch(failed_deliveries_sql("$1", "string_agg"), max(0, limit))
+        return [failed_delivery(r) for r in rows]
+
     async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:
         status = await self._db.execute(
             "UPDATE deliveries SET state = 'failed', last_error = $1"
@@ -191,11 +228,7 @@ class PostgresStore:
         return _count(status)
 
     async def pending_deliveries(self) -> list[StoredPendingDelivery]:
-        rows = await self._db.fetch(
-            "SELECT d.alert_id, d.channel, d.attempts, a.created_at_ns, a.payload FROM deliveries d"
-            " JOIN alerts a ON a.id = d.alert_id WHERE d.state = 'pending' ORDER BY d.alert_id, d.id"
-        )
-        return [StoredPendingDelivery(r[0], r[1], r[2], r[3], SIGNAL_DECODER.decode(r[4])) for r in rows]
+        return [pending_delivery(r) for r in await self._db.fetch(PENDING_DELIVERIES_SQL)]
 
     async def find_alert(self, signature: str) -> StoredAlert | None:
         row = await self._db.fetchrow(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
@@ -26,6 +27,18 @@ class StoredPendingDelivery(msgspec.Struct, frozen=True):
     attempts: int
     created_at_ns: int
     signal: Signal
+    rerouted_from: str | None = None
+    reroute_reason: str | None = None
+    """Why the delivery on `rerouted_from` failed (its last error), when this one replaces it."""
+
+
+class StoredFailedDelivery(msgspec.Struct, frozen=True):
+    alert_id: int
+    channel: str
+    reason: str
+    signal: Signal
+    rerouted_to: tuple[str, ...]
+    """The channels that took this delivery over (empty: the alert did not reach a fallback from here)."""
 
 
 class StoredDelivery(msgspec.Struct, frozen=True):
@@ -88,3 +101,45 @@ def list_alerts_query(
     params.append(max(0, limit))
     sql = f"SELECT id, signature, created_at_ns, payload FROM alerts{where} ORDER BY id DESC"
     return f"{sql} LIMIT {placeholder(len(params))}", params
+
+
+PENDING_DELIVERIES_SQL = (
+    "SELECT d.alert_id, d.channel, d.attempts, a.created_at_ns, a.payload, d.rerouted_from, o.last_error"
+    " FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+    " LEFT JOIN deliveries o ON o.alert_id = d.alert_id AND o.channel = d.rerouted_from"
+    " WHERE d.state = 'pending' ORDER BY d.alert_id, d.id"
+)
+"""Every pending delivery with its alert and, for a rerouted one, the failed delivery's reason."""
+
+
+def pending_delivery(row: Sequence[Any]) -> StoredPendingDelivery:
+    """A row of `PENDING_DELIVERIES_SQL` (either backend)."""
+    return StoredPendingDelivery(
+        row[0], row[1], row[2], row[3], SIGNAL_DECODER.decode(row[4]), row[5], row[6]
+    )
+
+
+def rerouted_delivery(
+    row: Sequence[Any], channel: str, rerouted_from: str, reason: str
+) -> StoredPendingDelivery:
+    """A delivery `fail_over` just made, from its (alert_id, created_at_ns, payload)."""
+    return StoredPendingDelivery(
+        row[0], channel, 0, row[1], SIGNAL_DECODER.decode(row[2]), rerouted_from, reason
+    )
+
+
+def failed_deliveries_sql(placeholder: str, concat: str) -> str:
+    """Failed deliveries newest first, each with the channels that took it over (`concat` aggregates
+    them comma-separated: group_concat in SQLite, string_agg in PostgreSQL)."""
+    return (
+        f"SELECT d.alert_id, d.channel, COALESCE(d.last_error, ''), a.payload,"
+        f" (SELECT {concat}(f.channel, ',') FROM deliveries f"
+        f"  WHERE f.alert_id = d.alert_id AND f.rerouted_from = d.channel)"
+        f" FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE d.state = 'failed'"
+        f" ORDER BY d.id DESC LIMIT {placeholder}"
+    )
+
+
+def failed_delivery(row: Sequence[Any]) -> StoredFailedDelivery:
+    rerouted = tuple(sorted(row[4].split(","))) if row[4] else ()
+    return StoredFailedDelivery(row[0], row[1], row[2], SIGNAL_DECODER.decode(row[3]), rerouted)

@@ -26,15 +26,21 @@ from cryptoradar.events import Signal
 from cryptoradar.storage.migrations import apply_migrations
 from cryptoradar.storage.rows import (
     MATCHERS_DECODER,
+    PENDING_DELIVERIES_SQL,
     SIGNAL_DECODER,
     SIGNAL_ENCODER,
     StoredAlert,
     StoredCooldown,
     StoredDelivery,
+    StoredFailedDelivery,
     StoredPendingDelivery,
     StoredSilence,
     encode_matchers,
+    failed_deliveries_sql,
+    failed_delivery,
     list_alerts_query,
+    pending_delivery,
+    rerouted_delivery,
 )
 
 T = TypeVar("T")
@@ -268,6 +274,43 @@ class SqliteStore:
 
         return await self._write(op)
 
+    async def fail_over(
+        self, channel: str, reason: str, fallbacks: Sequence[str], now_ns: int
+    ) -> tuple[int, list[StoredPendingDelivery]]:
+        targets = [c for c in fallbacks if c != channel]
+
+        def op(db: sqlite3.Connection) -> tuple[int, list[StoredPendingDelivery]]:
+            failed = db.execute(
+                "UPDATE deliveries SET state = 'failed', last_error = ? WHERE channel = ? AND state = 'pending'"
+                " RETURNING alert_id",
+                (reason, channel),
+            ).fetchall()
+            rerouted: list[StoredPendingDelivery] = []
+            for alert_id in sorted(int(r[0]) for r in failed):
+                alert = db.execute(
+                    "SELECT id, created_at_ns, payload FROM alerts WHERE id = ?", (alert_id,)
+                ).fetchone()
+                for target in targets:
+                    new = db.execute(
+                        "INSERT INTO deliveries (alert_id, channel, state, attempts, next_attempt_at_ns,"
+                        " rerouted_from) VALUES (?, ?, 'pending', 0, ?, ?)"
+                        " ON CONFLICT (alert_id, channel) DO NOTHING RETURNING id",
+                        (alert_id, target, now_ns, channel),
+                    ).fetchone()
+                    if new is not None:
+                        rerouted.append(rerouted_delivery(alert, target, channel, reason))
+            return len(failed), rerouted
+
+        return await self._write(op)
+
+    async def failed_deliveries(self, limit: int = 100) -> list[StoredFailedDelivery]:
+        sql = failed_deliveries_sql("?", "group_concat")
+
+        def op(db: sqlite3.Connection) -> list[StoredFailedDelivery]:
+            return [failed_delivery(r) for r in db.execute(sql, (max(0, limit),)).fetchall()]
+
+        return await self._read(op)
+
     async def mark_retracted(self, channel: str, alert_ids: Sequence[int], reason: str) -> int:
         rows = [(reason, alert_id, channel) for alert_id in alert_ids]
 
@@ -283,11 +326,7 @@ class SqliteStore:
 
     async def pending_deliveries(self) -> list[StoredPendingDelivery]:
         def op(db: sqlite3.Connection) -> list[StoredPendingDelivery]:
-            rows = db.execute(
-                "SELECT d.alert_id, d.channel, d.attempts, a.created_at_ns, a.payload FROM deliveries d"
-                " JOIN alerts a ON a.id = d.alert_id WHERE d.state = 'pending' ORDER BY d.alert_id, d.id"
-            ).fetchall()
-            return [StoredPendingDelivery(r[0], r[1], r[2], r[3], SIGNAL_DECODER.decode(r[4])) for r in rows]
+            return [pending_delivery(r) for r in db.execute(PENDING_DELIVERIES_SQL).fetchall()]
 
         return await self._read(op)
 

@@ -166,12 +166,14 @@ async def test_permanent_error_disables_channel_and_alerts_operator(env: Env) ->
     await eventually(
         lambda: service.channel_states()["a"].state is ChannelState.FAILED, what="channel disabled"
     )
-    await eventually(lambda: len(log.requests) == 1, what="operator alert on the fallback channel")
-    operator = log.requests[0].alerts[0]
+    # The pending alert is rerouted to the fallback (channel failover), and the operator is told.
+    await eventually(lambda: len(log.requests) == 2, what="operator alert and rerouted alert on the fallback")
+    sent = {a.title: a for r in log.requests for a in r.alerts}
+    operator = sent["⚠️ Operator: alert channel a disabled"]
     assert operator.severity is Severity.CRITICAL
-    assert operator.title == "⚠️ Operator: alert channel a disabled"
     assert first is not None
-    assert [d.state for d in await store.deliveries(first)] == ["failed"]
+    assert first in log.alert_ids
+    assert [(d.channel, d.state) for d in await store.deliveries(first)] == [("a", "failed"), ("log", "sent")]
     assert [k.value for k, _ in service.operator_incidents()] == ["channel_disabled"]
     # New alerts routed to the dead channel go to the fallback instead of vanishing.
     second = await service.submit(make_signal(symbol="P2"))
