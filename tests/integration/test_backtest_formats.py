@@ -208,6 +208,17 @@ def test_1h_is_built_from_a_built_15m_and_equals_the_real_1h_file() -> None:
     ]
 
 
+def test_the_warning_names_the_symbols_a_detector_cannot_fire_for() -> None:
+    # The spot folder: 4 pairs with 5m/15m/1h, 11 with 1h only.
+    prepared = prepare(candle_inputs([real() / "spot"]), BacktestOptions())
+    hourly_only = "AAVEUSDT, ADAUSDT, ARBUSDT, AVAXUSDT, LINKUSDT, LTCUSDT, NEARUSDT, OPUSDT, PEPEUSDT, TRXUSDT, UNIUSDT"
+    assert (
+        f"momentum will never fire for {hourly_only}: needs all of 15m, 1h and cannot build 15m"
+        in "\n".join(prepared.timeframes.notes())
+    )
+    assert prepared.timeframes.builds == []  # the four others have every interval already
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"COLUMNS": "1000"}  # one line stays one line on the captured console
     return subprocess.run(
@@ -223,7 +234,9 @@ def test_cli_warns_per_detector_that_cannot_fire(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert any(
-        line.startswith("momentum will never fire: needs all of 15m, 1h and cannot build 15m for BTCUSDT")
+        line.startswith(
+            "momentum will never fire: needs all of 15m, 1h and cannot build 15m (no loaded lower"
+        )
         for line in lines
     ), done.stderr
     assert any(line.startswith("confluence will never fire: needs one of 1m, 5m") for line in lines)

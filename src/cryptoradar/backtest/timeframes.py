@@ -176,7 +176,15 @@ def plan_timeframes(
                     plan.builds.append(build)
         if blocked:
             scope = "" if len(blocked) == len(keys) else f" for {', '.join(blocked)}"
-            cannot = "; ".join(f"{', '.join(ivs)} for {symbol}" for symbol, ivs in blocked.items())
+            by_missing: dict[tuple[str, ...], list[str]] = {}
+            for symbol, ivs in blocked.items():
+                by_missing.setdefault(tuple(ivs), []).append(symbol)
+            if len(by_missing) == 1:  # the symbols are in the scope (or it is all of them)
+                cannot = ", ".join(next(iter(by_missing)))
+            else:
+                cannot = "; ".join(
+                    f"{', '.join(ivs)} for {', '.join(syms)}" for ivs, syms in by_missing.items()
+                )
             wants = "all of" if every else "one of"
             plan.warnings[detector] = (
                 f"{scope}: needs {wants} {', '.join(intervals)} and cannot build {cannot} "
