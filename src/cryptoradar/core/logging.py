@@ -138,8 +138,8 @@ class SecretRedactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         forms = secret_forms(secrets)
-        # One alternation, longest first, so a secret containing another is replaced whole: ~3x faster
-        # than a substring test per form once a URL's forms number in the dozens.
+        # One alternation, longest first, so a secret containing another is replaced whole (and about
+        # 7 us instead of 9 us per 8-field record with 9 URL secrets, 82 forms: docs/decisions.md).
         self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
 
     def __call__(
