@@ -250,7 +250,10 @@ def test_cli_warns_when_no_input_is_on_the_detectors_market(tmp_path: Path) -> N
     futures = str(real() / "futures" / "BTC_USDT_USDT-5m-futures.feather")
     done = run_cli("backtest", "--candles", futures, "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert "momentum will never fire: no spot bars in the inputs (see --market)" in done.stderr
+    assert (
+        "momentum will never fire: no spot bars in the inputs (check --market and detectors.momentum.markets)"
+        in (done.stderr)
+    )
 
 
 def test_cli_names_the_expected_patterns_for_an_unidentifiable_file(tmp_path: Path) -> None:

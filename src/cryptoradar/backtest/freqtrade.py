@@ -101,8 +101,13 @@ def _json_bytes(path: Path) -> bytes:
 
 def _feather_rows(path: Path) -> list[_Row]:
     """`[open_time_ms, o, h, l, c, v]` rows of a freqtrade feather file."""
-    import pyarrow as pa  # a dependency, imported lazily: only feather input needs it
-    import pyarrow.feather
+    try:
+        import pyarrow as pa  # a dependency, imported lazily: only feather input needs it
+        import pyarrow.feather
+    except ImportError:
+        raise ValueError(
+            f"{path}: reading .feather needs pyarrow, a dependency: reinstall cryptoradar"
+        ) from None
 
     try:
         table = pyarrow.feather.read_table(path, columns=["date", "open", "high", "low", "close", "volume"])

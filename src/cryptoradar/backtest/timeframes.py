@@ -150,7 +150,10 @@ def plan_timeframes(
         market_names = "/".join(m.value for m in markets)
         if not keys:
             wanted = f" for {', '.join(symbols)}" if symbols is not None else ""
-            plan.warnings[detector] = f": no {market_names} bars{wanted} in the inputs (see --market)"
+            setting = "symbols" if symbols is not None else "markets"
+            plan.warnings[detector] = (
+                f": no {market_names} bars{wanted} in the inputs (check --market and detectors.{detector}.{setting})"
+            )
             return
         blocked: dict[str, list[str]] = {}
         for key in sorted(keys):
