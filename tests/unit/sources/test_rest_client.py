@@ -16,6 +16,7 @@ from cryptoradar.core.clock import ManualClock
 from cryptoradar.core.errors import PermanentError, RetryableError
 from cryptoradar.events import FeedStatus, Market, StatusLevel
 from cryptoradar.sources.binance.rest import (
+    RETRY_AFTER_MAX_S,
     BinanceRest,
     BreakerState,
     Endpoint,
@@ -183,6 +184,32 @@ async def test_418_stops_all_rest_and_tells_the_operator(
         await eventually(lambda: loop.time() >= rest.banned_until_s, 2, "ban over")
         assert await rest.klines("BTCUSDT", "1m", limit=5)
     assert len(script.hits) == 2
+
+
+@pytest.mark.parametrize("status", [418, 429])
+async def test_a_huge_retry_after_is_capped_and_the_long_pause_tells_the_operator(
+    env: tuple[Script, Callable[..., BinanceRest], list[FeedStatus]], status: int
+) -> None:
+    script, client, statuses = env
+    script.forced.append((status, {"Retry-After": "1e9"}))
+    async with client(max_attempts=1) as rest:
+        with pytest.raises(RetryableError) as err:
+            await rest.klines("BTCUSDT", "1m", limit=5)
+        assert err.value.retry_after_s == RETRY_AFTER_MAX_S
+        paused_until_s = max(rest.banned_until_s, rest.blocked_until_s)
+        assert 0 < paused_until_s - asyncio.get_running_loop().time() <= RETRY_AFTER_MAX_S
+    assert [s.level for s in statuses] == [StatusLevel.OPERATOR]
+    assert f"({status}): all REST paused for 300 s" in statuses[0].reason
+
+
+async def test_a_short_429_pause_is_no_operator_matter(
+    env: tuple[Script, Callable[..., BinanceRest], list[FeedStatus]],
+) -> None:
+    script, client, statuses = env
+    script.forced.append((429, {"Retry-After": "nan"}))
+    async with client() as rest:
+        assert await rest.klines("BTCUSDT", "1m", limit=5)  # NaN is no number: the default 1 s wait
+    assert statuses == []
 
 
 async def test_breaker_opens_after_repeated_5xx_and_half_opens(

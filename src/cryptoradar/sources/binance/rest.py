@@ -7,10 +7,13 @@ Contract:
   waits for the next minute. `X-MBX-USED-WEIGHT-1M` from responses raises the local count (never lowers
   it). Requests still in flight at a minute boundary are counted in the new minute too, since the
   server may count them there.
-- 429: the request is retried after `Retry-After`, and every other request waits for it as well.
+- 429: the request is retried after `Retry-After`, and every other request waits for it as well. A 429
+  pause of `LONG_PAUSE_S` or more is also published as an operator-level `FeedStatus`, as a ban is.
 - 418: all REST for this market stops until `Retry-After` passes; requests fail fast with
   `RetryableError(retry_after_s)` and an operator-level `FeedStatus` is published once per ban.
-  `Retry-After` is wall seconds (what to sleep), so these two waits use the event loop's clock.
+  `Retry-After` is wall seconds (what to sleep), so these two waits use the event loop's clock. It is
+  capped at `RETRY_AFTER_MAX_S`: a broken or hostile server's `Retry-After: 1e9` must not stop REST for
+  good; after the cap one request probes, and a ban still in force answers 418 again.
 - fundingRate does not count against the weight; it is paced by its own bucket (480 per 5 min).
 - 5xx / network errors: retried with backoff; after `breaker_failures` consecutive 5xx the breaker opens
   for `breaker_cooldown_s` (requests fail fast), then lets one probe through (half-open).
@@ -66,6 +69,10 @@ log = structlog.get_logger(__name__)
 MINUTE_MS = 60_000
 FUNDING_RATE_REQUESTS_PER_5MIN = 480
 """fundingRate has its own 500 requests / 5 min / IP bucket and sends no weight header (sheet §5.5)."""
+RETRY_AFTER_MAX_S = 300.0
+"""The longest pause a `Retry-After` can impose; see the module docstring and docs/decisions.md."""
+LONG_PAUSE_S = 60.0
+"""A 429 pause at least this long is reported to the operator (418 bans always are)."""
 _T = TypeVar("_T")
 
 
@@ -452,6 +459,8 @@ class BinanceRest:
             raise RetryableError(f"{self.market} REST banned (418)", wait_s)
         if status == 429:
             wait_s = retry_after_s if retry_after_s is not None else 1.0
+            if wait_s >= LONG_PAUSE_S and self.blocked_until_s < now_s + wait_s:
+                self._publish_pause(f"rate limited (429): all REST paused for {wait_s:.0f} s")
             self.blocked_until_s = max(self.blocked_until_s, now_s + wait_s)
             log.warning("rest_rate_limited", market=self.market, retry_after_s=wait_s)
             raise RetryableError(f"{self.market} REST rate limited (429)", wait_s)
@@ -463,6 +472,9 @@ class BinanceRest:
 
     def _publish_ban(self, wait_s: float) -> None:
         log.error("rest_banned", market=self.market, retry_after_s=wait_s)
+        self._publish_pause(f"IP ban (418): all REST paused for {wait_s:.0f} s")
+
+    def _publish_pause(self, what: str) -> None:
         now_ns = self._clock.now_ns()
         self._publish(
             FeedStatus(
@@ -470,7 +482,7 @@ class BinanceRest:
                 connection_id="rest",
                 state=ConnectionState.FAILED,
                 level=StatusLevel.OPERATOR,
-                reason=f"Binance {self.market} REST IP ban (418): all REST paused for {wait_s:.0f} s",
+                reason=f"Binance {self.market} REST {what}",
                 ts_event_ns=now_ns,
                 ts_recv_ns=now_ns,
             )
@@ -485,9 +497,11 @@ _TIME = msgspec.json.Decoder(_ServerTime)
 
 
 def _retry_after_s(value: str | None) -> float | None:
+    """`Retry-After` seconds within [0, RETRY_AFTER_MAX_S]; None if absent or not a number (NaN included)."""
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return None if seconds != seconds else min(max(0.0, seconds), RETRY_AFTER_MAX_S)
