@@ -46,7 +46,7 @@ def test_twenty_held_out_seeds_ran(many_seeds: EvaluationReport) -> None:
             "confluence",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="10th percentile 0.857 over these seeds: signals that match no label (issue 13, open)",
+                reason="p10 0.857: setups 6-20 min before a planted turn's label (issue 13, open)",
             ),
         ),
     ],
