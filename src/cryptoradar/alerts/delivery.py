@@ -316,7 +316,8 @@ class ChannelWorker:
     def _render_one(self, item: QueuedDelivery) -> RenderedAlert:
         if item.rerouted_from is None:
             return self._render_or_fallback(item, item.context)
-        note = f"Rerouted from {item.rerouted_from}: {item.reroute_reason}"
+        # Sink errors start with the channel's name, which the note already says.
+        note = f"Rerouted from {item.rerouted_from}: {item.reroute_reason.removeprefix(item.rerouted_from + ': ')}"
         rendered = self._render_or_fallback(item, (note, *item.context))
         return msgspec.structs.replace(
             rendered, title=f"[rerouted from {item.rerouted_from}] {rendered.title}"
@@ -421,6 +422,11 @@ class ChannelWorker:
         log.error("alert_channel_disabled", channel=self.name, error=error, failed=failed, queued=dropped)
         await self._on_disabled(self.name, error)
 
+    async def reroute_pending(self) -> None:
+        """After this channel failed: reroute deliveries persisted for it since (new alerts routed only
+        here), for the same reason."""
+        await self._fail_over(self._last_error)
+
     async def _fail_over(self, reason: str) -> int | None:
         """Fail this channel's pending deliveries with `reason` and reroute them to the live fallbacks.
         Returns how many failed, None when the store write failed (they are still pending there)."""
@@ -436,6 +442,8 @@ class ChannelWorker:
         self._on_store_result(None)
         ALERTS.labels(channel=self.name, outcome="failed").inc(failed)
         ALERTS.labels(channel=self.name, outcome="rerouted").inc(len(rerouted))
+        if not failed:
+            return failed
         log.warning(
             "alert_channel_failed_over",
             channel=self.name,

@@ -324,10 +324,15 @@ class AlertService:
             raise RuntimeError("AlertService is not running; call start() first")
 
     def _alive_targets(self, targets: Sequence[RouteTarget]) -> list[RouteTarget]:
-        """Drop channels that are failed or have no sink; if none is left, use the fallback channels."""
+        """Drop channels that are failed or have no sink. If none is left: the failed ones (`_persist`
+        reroutes their deliveries at once, marked, like a failed channel's pending ones), else the
+        fallback channels."""
         alive = [t for t in targets if self._is_alive(t.channel)]
         if alive or not targets:
             return alive
+        failed = [t for t in targets if t.channel in self._workers]
+        if failed:
+            return failed
         return [
             RouteTarget(c, f"fallback|{c}", 0.0) for c in self._config.fallback_channels if self._is_alive(c)
         ]
@@ -352,6 +357,11 @@ class AlertService:
             self._on_store_result(e)
             raise
         self._on_store_result(None)
+        if alert_id is not None:
+            for target in targets:
+                worker = self._workers[target.channel]
+                if worker.state is ChannelState.FAILED:
+                    await worker.reroute_pending()
         return alert_id
 
     def _render_for(self, channel_type: ChannelType) -> Render:
@@ -367,6 +377,8 @@ class AlertService:
     ) -> None:
         lines = tuple(context)
         for target in targets:
+            if not self._is_alive(target.channel):
+                continue  # failed: its delivery was rerouted when persisted
             self._workers[target.channel].enqueue(
                 QueuedDelivery(alert_id, signal, lines, target.group_key), target.group_wait_s
             )

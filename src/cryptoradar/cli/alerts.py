@@ -93,6 +93,25 @@ async def list_alerts(settings: Settings, limit: int, symbol: str | None, consol
     console.print(table)
 
 
+async def list_failed(settings: Settings, limit: int, console: Console) -> None:
+    """Failed deliveries: nothing is dropped without a record here, with where it was rerouted."""
+    store = _store(settings)
+    await store.open()
+    try:
+        rows = await store.failed_deliveries(limit=limit)
+    finally:
+        await store.close()
+    table = Table(title=f"failed deliveries in {describe_store(settings.storage)}")
+    for column in ("alert", "symbol", "kind", "channel", "reason", "rerouted to"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        rerouted = ", ".join(row.rerouted_to) or "-- not rerouted"
+        table.add_row(
+            str(row.alert_id), row.signal.symbol, row.signal.kind, row.channel, row.reason, rerouted
+        )
+    console.print(table)
+
+
 async def add_silence(settings: Settings, matchers: list[str], duration_s: float, reason: str) -> int:
     until_ns = time.time_ns() + int(duration_s * _NS_PER_S)
     compile_silence(0, matchers, until_ns)  # raises ValueError naming a bad matcher
@@ -128,10 +147,18 @@ def register(app: typer.Typer, load: Callable[[Path | None], Settings], console:
 
     @alerts_app.command("list")
     def list_(
-        limit: int = 20, symbol: Annotated[str | None, typer.Option()] = None, config: ConfigOption = None
+        limit: int = 20,
+        symbol: Annotated[str | None, typer.Option()] = None,
+        failed: Annotated[
+            bool, typer.Option("--failed", help="Failed deliveries: channel, reason, where rerouted.")
+        ] = False,
+        config: ConfigOption = None,
     ) -> None:
-        """The newest stored alerts."""
-        asyncio.run(list_alerts(load(config), limit, symbol, console))
+        """The newest stored alerts (with --failed: the newest failed deliveries)."""
+        if failed:
+            asyncio.run(list_failed(load(config), limit, console))
+        else:
+            asyncio.run(list_alerts(load(config), limit, symbol, console))
 
     @alerts_app.command("silence")
     def silence(

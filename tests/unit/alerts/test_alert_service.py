@@ -175,11 +175,15 @@ async def test_permanent_error_disables_channel_and_alerts_operator(env: Env) ->
     assert first in log.alert_ids
     assert [(d.channel, d.state) for d in await store.deliveries(first)] == [("a", "failed"), ("log", "sent")]
     assert [k.value for k, _ in service.operator_incidents()] == ["channel_disabled"]
-    # New alerts routed to the dead channel go to the fallback instead of vanishing.
+    # New alerts routed to the dead channel are rerouted to the fallback instead of vanishing.
     second = await service.submit(make_signal(symbol="P2"))
     await eventually(lambda: second in log.alert_ids, what="fallback delivery")
     assert second is not None
-    assert [d.channel for d in await store.deliveries(second)] == ["log"]
+    assert [(d.channel, d.state) for d in await store.deliveries(second)] == [
+        ("a", "failed"),
+        ("log", "sent"),
+    ]
+    assert len(bad.attempts) == 1  # the dead channel is not tried again
 
 
 async def test_hanging_channel_does_not_delay_another(env: Env) -> None:
