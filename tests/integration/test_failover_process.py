@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from process_harness import CLI, free_port, simulator_process, spawn, write_yaml
+from test_app_lifecycle_process import DEADLINE_S
+from test_app_lifecycle_process import _config as lifecycle_config
 
 from conftest import eventually
-
-DEADLINE_S = 15.0
+from fakes._server import LoopbackServer
 
 
 @dataclass
@@ -52,52 +53,25 @@ async def receiver() -> AsyncIterator[Receiver]:
     app = web.Application()
     app.router.add_post("/primary", target.primary)
     app.router.add_post("/fallback", target.fallback)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    target.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with LoopbackServer(app) as server:
+        target.base_url = server.base_url
         yield target
-    finally:
-        await runner.cleanup()
 
 
 def _config(tmp_path: Path, spot_url: str, futures_url: str, hook_url: str) -> dict[str, object]:
-    ws = lambda url: url.replace("http://", "ws://")  # noqa: E731
+    """The lifecycle test's service (momentum alerting on nearly every bar), with two webhook channels."""
+    config = lifecycle_config(tmp_path, spot_url, futures_url, hook_url, free_port(), move_pct=0.0001)
     hook = lambda path: {"type": "webhook", "url": f"{hook_url}{path}", "secret": "s", "rate_limits": []}  # noqa: E731
-    return {
-        "log": {"level": "INFO", "format": "json"},
-        "binance": {
-            "spot": {"rest_url": spot_url, "ws_url": ws(spot_url), "weight_budget_per_min": 4800,
-                     "streams_per_connection": 1024, "control_messages_per_s": 3},
-            "futures": {"rest_url": futures_url, "ws_url": ws(futures_url), "weight_budget_per_min": 1800,
-                        "streams_per_connection": 200, "control_messages_per_s": 5},
-            "spot_intervals": ["1m"],
-            "bootstrap_bars": 30,
-        },
-        "storage": {"sqlite_path": str(tmp_path / "radar.db")},
-        "api": {"port": free_port()},
-        "alerts": {
-            "channels": {"primary": hook("/primary"), "fb": hook("/fallback")},
-            "default_channels": ["primary"],
-            "fallback_channels": ["fb"],
-            "group_wait_s": 0,
-            "cooldowns": {},
-            "retry_initial_s": 0.1,
-            "retry_max_s": 0.5,
-        },
-        "detectors": {
-            "radar": {"enabled": False},
-            "confluence": {"enabled": False},
-            "momentum": {
-                "timeframe": "1m", "lookback_bars": 2, "min_move_pct": 0.0001, "volume_z_period": 2,
-                "min_volume_z": -1e9, "min_quote_volume": 0, "atr_period": 1, "trend_timeframes": [],
-                "cooldown_s": 0, "group_wait_ms": 0,
-            },
-        },
-        "lifecycle": {"shutdown_deadline_s": DEADLINE_S},
-    }  # fmt: skip
+    config["alerts"] = {
+        "channels": {"primary": hook("/primary"), "fb": hook("/fallback")},
+        "default_channels": ["primary"],
+        "fallback_channels": ["fb"],
+        "group_wait_s": 0,
+        "cooldowns": {},
+        "retry_initial_s": 0.1,
+        "retry_max_s": 0.5,
+    }
+    return config
 
 
 @pytest.mark.slow
