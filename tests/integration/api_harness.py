@@ -13,7 +13,14 @@ from cryptoradar.api.live import LiveHub
 from cryptoradar.api.ports import AlertQuery
 from cryptoradar.api.readiness import StandardHealth
 from cryptoradar.api.server import ApiServer
-from cryptoradar.api.views import AlertView, ChannelView, ConnectionView, SilenceView, SymbolFreshness
+from cryptoradar.api.views import (
+    AlertView,
+    ChannelView,
+    ConnectionView,
+    FailedDeliveryView,
+    SilenceView,
+    SymbolFreshness,
+)
 from cryptoradar.config.api import ApiConfig
 from cryptoradar.core.clock import ManualClock
 from cryptoradar.events import Bar, Condition, ConnectionState, Direction, Market, Severity, Signal
@@ -105,6 +112,9 @@ class FakeAlerts:
 
     def channels(self) -> Sequence[ChannelView]:
         return self.channel_views
+
+    async def failed_deliveries(self, limit: int) -> Sequence[FailedDeliveryView]:
+        return []
 
 
 @dataclass

@@ -58,9 +58,11 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield target
 
 
-def _config(tmp_path: Path, spot_url: str, futures_url: str, hook_url: str) -> dict[str, object]:
+def _config(
+    tmp_path: Path, spot_url: str, futures_url: str, hook_url: str, api_port: int
+) -> dict[str, object]:
     """The lifecycle test's service (momentum alerting on nearly every bar), with two webhook channels."""
-    config = lifecycle_config(tmp_path, spot_url, futures_url, hook_url, free_port(), move_pct=0.0001)
+    config = lifecycle_config(tmp_path, spot_url, futures_url, hook_url, api_port, move_pct=0.0001)
     hook = lambda path: {"type": "webhook", "url": f"{hook_url}{path}", "secret": "s", "rate_limits": []}  # noqa: E731
     config["alerts"] = {
         "channels": {"primary": hook("/primary"), "fb": hook("/fallback")},
@@ -80,7 +82,10 @@ async def test_run_with_its_only_channel_answering_401_delivers_every_alert_to_t
     tmp_path: Path,
 ) -> None:
     async with simulator_process(tmp_path) as (spot_url, futures_url), receiver() as hooks:
-        config = write_yaml(tmp_path / "radar.yaml", _config(tmp_path, spot_url, futures_url, hooks.base_url))
+        api_port = free_port()
+        config = write_yaml(
+            tmp_path / "radar.yaml", _config(tmp_path, spot_url, futures_url, hooks.base_url, api_port)
+        )
         async with aiohttp.ClientSession() as http:
 
             async def simulator_up() -> bool:
@@ -94,6 +99,14 @@ async def test_run_with_its_only_channel_answering_401_delivers_every_alert_to_t
         run = await spawn(["run", "--config", str(config)], tmp_path, "run")
         try:
             await eventually(lambda: len(hooks.fallback_alerts) >= 5, 90, "alerts on the fallback webhook")
+            api_url = f"http://127.0.0.1:{api_port}/api/alerts/failed?limit=3"
+            async with aiohttp.ClientSession() as http, http.get(api_url) as response:
+                assert response.status == 200
+                failed = await response.json()
+            assert len(failed) == 3
+            for item in failed:
+                assert (item["channel"], item["rerouted_to"]) == ("primary", ["fb"])
+                assert item["reason"] == "primary: receiver rejected the request (401)"
             run.send(signal.SIGTERM)
             assert await run.wait(DEADLINE_S + 5) == 0
         finally:

@@ -30,7 +30,13 @@ from cryptoradar.alerts.delivery import (
 from cryptoradar.alerts.enrich import Enricher, MarketContextEnricher
 from cryptoradar.alerts.fallback import FallbackChannel, FallbackNotifier, OperatorDesk
 from cryptoradar.alerts.operator import IncidentKind, OperatorNotice
-from cryptoradar.alerts.ports import AlertRow, AlertStore, PendingDeliveryRow, SilenceRow
+from cryptoradar.alerts.ports import (
+    AlertRow,
+    AlertStore,
+    FailedDeliveryRow,
+    PendingDeliveryRow,
+    SilenceRow,
+)
 from cryptoradar.alerts.queue import QueuedDelivery
 from cryptoradar.alerts.ratelimit import RateLimiter
 from cryptoradar.alerts.render import Renderer
@@ -483,6 +489,10 @@ class AlertService:
             before_id=p.before_id,
             limit=p.limit,
         )
+
+    async def failed_deliveries(self, limit: int = 100) -> Sequence[FailedDeliveryRow]:
+        """Failed deliveries, newest first, with the channels each was rerouted to."""
+        return await self._store.failed_deliveries(limit)
 
     def channel_states(self) -> dict[str, ChannelStatus]:
         return {name: worker.status() for name, worker in self._workers.items()}

@@ -15,6 +15,7 @@ from cryptoradar.api.views import (
     AlertView,
     ChannelView,
     ConnectionView,
+    FailedDeliveryView,
     ReadinessReport,
     SilenceView,
     SymbolFreshness,
@@ -57,6 +58,10 @@ class AlertsView(Protocol):
     async def list_silences(self) -> Sequence[SilenceView]: ...
 
     def channels(self) -> Sequence[ChannelView]: ...
+
+    async def failed_deliveries(self, limit: int) -> Sequence[FailedDeliveryView]:
+        """The newest `limit` failed deliveries with where each was rerouted."""
+        ...
 
 
 class MarketView(Protocol):

@@ -5,6 +5,7 @@ Routes (all JSON unless noted):
   GET  /readyz                  readiness checks; 503 with the failing checks explained
   GET  /metrics                 Prometheus text format
   GET  /api/alerts              ?symbol=&detector=&since_ms=&until_ms=&limit=&cursor=  newest first
+  GET  /api/alerts/failed       ?limit=  failed deliveries, newest first, with where each was rerouted
   GET  /api/symbols             freshness per series, stale first
   GET  /api/connections         upstream connections
   GET  /api/channels            notification channels
@@ -201,6 +202,7 @@ class ApiServer:
             ("GET", "/readyz", self._readyz),
             ("GET", "/metrics", self._metrics),
             ("GET", "/api/alerts", self._list_alerts),
+            ("GET", "/api/alerts/failed", self._failed_deliveries),
             ("GET", "/api/symbols", self._symbols),
             ("GET", "/api/connections", self._connections),
             ("GET", "/api/channels", self._channels),
@@ -356,6 +358,10 @@ class ApiServer:
 
     async def _channels(self, request: web.Request) -> web.Response:
         return _json(list(self._alerts.channels()))
+
+    async def _failed_deliveries(self, request: web.Request) -> web.Response:
+        limit = _limit(request, 50, self._config.page_size_max)
+        return _json(list(await self._alerts.failed_deliveries(limit)))
 
     async def _bars(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")

@@ -78,6 +78,17 @@ class ChannelView(msgspec.Struct, frozen=True):
     last_error: str = ""
 
 
+class FailedDeliveryView(msgspec.Struct, frozen=True):
+    """A delivery that failed, and the channels that took it over (channel failover); empty: none did."""
+
+    alert_id: int
+    symbol: str
+    kind: str
+    channel: str
+    reason: str
+    rerouted_to: list[str]
+
+
 class AlertView(msgspec.Struct, frozen=True):
     id: int
     created_at_ms: int

@@ -8,7 +8,14 @@ from collections.abc import Callable, Iterator, Sequence
 from cryptoradar.alerts.service import AlertFilter, AlertService, Page
 from cryptoradar.api.ports import AlertQuery
 from cryptoradar.api.readiness import StoreProbe
-from cryptoradar.api.views import AlertView, ChannelView, ConnectionView, SilenceView, SymbolFreshness
+from cryptoradar.api.views import (
+    AlertView,
+    ChannelView,
+    ConnectionView,
+    FailedDeliveryView,
+    SilenceView,
+    SymbolFreshness,
+)
 from cryptoradar.events import Bar
 from cryptoradar.sources.binance.feed import BinanceFeed
 from cryptoradar.storage.factory import Store
@@ -66,6 +73,14 @@ class AlertsAdapter:
         return [
             ChannelView(s.channel, str(s.state), s.queued, s.sent, s.retries, s.last_error)
             for s in self._service.channel_states().values()
+        ]
+
+    async def failed_deliveries(self, limit: int) -> Sequence[FailedDeliveryView]:
+        return [
+            FailedDeliveryView(
+                r.alert_id, r.signal.symbol, r.signal.kind, r.channel, r.reason, list(r.rerouted_to)
+            )
+            for r in await self._service.failed_deliveries(limit)
         ]
 
 
