@@ -235,3 +235,18 @@ def test_a_fallback_must_name_another_defined_channel(hooks: Hooks) -> None:
     assert _config(hooks).fallbacks_of("primary") == ("fb",)
     assert _config(hooks).fallbacks_of("fb") == (), "never itself"
     assert json.loads(_config(hooks).model_dump_json())["failover_after_s"] == 600.0
+
+
+async def test_without_a_live_fallback_a_channel_down_past_failover_after_keeps_its_alerts(
+    tmp_path: Path, hooks: Hooks
+) -> None:
+    hooks.primary.status = 500
+    config = _config(hooks, failover_after_s=0.1, fallback_channels=[])
+    async with running_service(config, tmp_path / "radar.db") as (service, store):
+        alert_id = await service.submit(make_signal(symbol="HOLDUSDT"))
+        assert alert_id is not None
+        await eventually(lambda: hooks.primary.requests >= 6, what="retries well past failover_after_s")
+        assert [(d.channel, d.state) for d in await store.deliveries(alert_id)] == [("primary", "pending")]
+        hooks.primary.status = 200
+        await eventually(lambda: hooks.primary.ids == [alert_id], what="the alert once the channel recovers")
+    assert hooks.fallback.requests == 0
