@@ -123,8 +123,9 @@ class OperatorWatch:
             channel,
             now_ns,
             f"alert channel {channel} disabled",
-            f"{error[:500]}; its pending deliveries are marked failed and new alerts use the fallback "
-            "channels until the configuration is fixed and the service restarted",
+            f"{error[:500]}; its pending alerts are rerouted to the fallback channels (listed by "
+            "`cryptoradar alerts list --failed`), as are new ones, until the configuration is fixed and "
+            "the service restarted",
         )
 
     def on_store_error(self, error: str, now_ns: int) -> list[OperatorNotice]:
