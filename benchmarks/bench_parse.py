@@ -94,8 +94,10 @@ def generated_sets(n: int = GENERATED_PER_TYPE, seed: int = 11) -> list[FrameSet
     def kline(i: int, futures: bool) -> str:
         s = rng.choice(symbols)
         t = t0_ms + i // 50 * 60_000
-        k = {"t": t, "T": t + 59_999, "s": s, "i": "1m", "f": i, "L": i + 9, "o": _num(rng, 1, 9e4, 2),
-             "c": _num(rng, 1, 9e4, 2), "h": _num(rng, 1, 9e4, 2), "l": _num(rng, 1, 9e4, 2),
+        # the parser rejects a bar with open or close outside [low, high]
+        low, o, c, high = (f"{x:.2f}" for x in sorted(rng.uniform(1, 9e4) for _ in range(4)))
+        o, c = (o, c) if rng.random() < 0.5 else (c, o)
+        k = {"t": t, "T": t + 59_999, "s": s, "i": "1m", "f": i, "L": i + 9, "o": o, "c": c, "h": high, "l": low,
              "v": _num(rng, 0, 1e3, 3), "n": rng.randint(0, 5000), "x": rng.random() < 0.02,
              "q": _num(rng, 0, 1e7, 4), "V": _num(rng, 0, 1e3, 3), "Q": _num(rng, 0, 1e7, 4), "B": "0"}  # fmt: skip
         return envelope(f"{s.lower()}@kline_1m", {"e": "kline", "E": t + 1000 + i, "s": s, "k": k})

@@ -20,6 +20,9 @@ Contract:
 - Before `max_connection_age_s`, and when a `serverShutdown` arrives, a connection is replaced make-before-
   break: a new one subscribes the same streams, and only then is the old one closed. Duplicates during the
   overlap are the bar closer's job.
+- A frame on a stream the connection neither subscribed nor asked for is dropped before anything is
+  remembered about it (`PARSE_ERRORS{kind="unsubscribed_stream"}`, one warning a minute): a hostile or
+  broken server's flood of stream names cannot grow the per-stream tables.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from websockets.asyncio.client import ClientConnection
 
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
-from cryptoradar.core.metrics import FRAMES
+from cryptoradar.core.logging import LogOncePerKind
+from cryptoradar.core.metrics import FRAMES, PARSE_ERRORS
 from cryptoradar.core.supervisor import spawn
 from cryptoradar.events import ConnectionState, Event, FeedStatus, Market
 from cryptoradar.sources.base import (
@@ -74,6 +78,7 @@ class Route(StrEnum):
 
 
 _FUTURES_PUBLIC_TYPES = frozenset({StreamType.BOOK_TICKER, StreamType.DEPTH, "trade"})
+_KNOWN_STREAM_TYPES = frozenset(StreamType)
 _SCHEDULED_TYPES = frozenset({StreamType.KLINE, StreamType.MARK_PRICE})
 """Stream types that push on a schedule whatever the trading; silence means a broken stream."""
 
@@ -277,6 +282,7 @@ class PooledConnection:
         sink = self.pool.sink
         loop = asyncio.get_running_loop()
         last_seen = self._last_seen_s
+        subscribed, desired = self.subscribed, self.desired
         market = self.pool.settings.market.value
         tap = self.pool.frame_tap
         try:
@@ -285,9 +291,18 @@ class PooledConnection:
                 if tap is not None:
                     tap(raw, ts_recv_ns, self.pool.settings.market, self.connection_id)
                 frame = parser.parse(raw, ts_recv_ns)
+                stream = frame.stream
+                if (
+                    stream is not None
+                    and stream not in subscribed
+                    and stream not in desired
+                    and not frame.server_shutdown  # sent on `!serverShutdown` unasked
+                ):
+                    self.pool.drop_unsubscribed(stream, frame.error_kind is not None)
+                    continue
                 self.pool.frame_counter(market, frame.stream_type)
-                if frame.stream is not None:
-                    last_seen[frame.stream] = loop.time()
+                if stream is not None:
+                    last_seen[stream] = loop.time()
                 if frame.control is not None:
                     fut = (
                         self._acks.pop(frame.control.id, None) if isinstance(frame.control.id, int) else None
@@ -411,14 +426,30 @@ class StreamPool:
         self._maintenance: asyncio.Task[None] | None = None
         self._replacements: set[asyncio.Task[None]] = set()
         self._frame_counters: dict[tuple[str, str], Callable[[], None]] = {}
+        self._log_limiter = LogOncePerKind()
         self.replacements_done = 0
 
     def frame_counter(self, market: str, stream_type: str) -> None:
         inc = self._frame_counters.get((market, stream_type))
         if inc is None:
+            # The parser passes an unknown event type through as it came: never a metric label (nor a key).
+            if stream_type not in _KNOWN_STREAM_TYPES:
+                FRAMES.labels(market, StreamType.UNKNOWN).inc()
+                return
             inc = FRAMES.labels(market, stream_type).inc
             self._frame_counters[(market, stream_type)] = inc
         inc()
+
+    def drop_unsubscribed(self, stream: str, counted: bool) -> None:
+        """A frame on a stream its connection did not subscribe to; `counted`: the parser already counted it
+        as bad input."""
+        market = self.settings.market.value
+        if not counted:
+            PARSE_ERRORS.labels(market, "unsubscribed_stream").inc()
+        if self._log_limiter.should_log("unsubscribed_stream"):
+            log.warning(
+                "binance_frame_dropped", market=market, kind="unsubscribed_stream", stream=stream[:100]
+            )
 
     # --- public API --------------------------------------------------------------------------------
 

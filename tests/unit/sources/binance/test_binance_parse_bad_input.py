@@ -131,6 +131,26 @@ CASES: list[tuple[str, Market, bytes | str, str | None, str, int]] = [
     ("coin_m_mark_price", Market.USDM, combined("btcusd_perp@markPrice", with_(MARK, st=2)), None, "markPrice", 0),
     ("mark_price_nan_rate", Market.USDM, combined("btcusdt@markPrice", with_(MARK, r="NaN")), "nan", "markPrice", 0),
     ("liquidation_negative_last_qty", Market.USDM, combined("!forceOrder@arr", with_(FORCE, o=with_(FORCE["o"], l="-1"))), "negative", "forceOrder", 0),
+    # implausible values
+    ("kline_high_below_low", Market.SPOT, combined("btcusdt@kline_1m", with_(KLINE, k=with_(KLINE["k"], h="87300", l="87400.10", o="87350", c="87350"))), "kline_range", "kline", 0),
+    ("kline_close_above_high", Market.USDM, combined("btcusdt@kline_1m", with_(KLINE, k=with_(KLINE["k"], c="87480.01"))), "kline_range", "kline", 0),
+    ("kline_open_below_low", Market.SPOT, j(with_(KLINE, k=with_(KLINE["k"], o="87400.09"))), "kline_range", "kline", 0),
+    ("kline_negative_event_time", Market.SPOT, combined("btcusdt@kline_1m", with_(KLINE, E=-1)), "bad_time", "kline", 0),
+    ("kline_zero_open_time", Market.SPOT, combined("btcusdt@kline_1m", with_(KLINE, k=with_(KLINE["k"], t=0))), "bad_time", "kline", 0),
+    ("trade_negative_time", Market.SPOT, combined("btcusdt@aggTrade", with_(AGG, T=-5)), "bad_time", "aggTrade", 0),
+    ("liquidation_zero_time", Market.USDM, combined("!forceOrder@arr", with_(FORCE, o=with_(FORCE["o"], T=0))), "bad_time", "forceOrder", 0),
+    ("mark_price_negative_time", Market.USDM, j(with_(MARK, E=-1767225603000)), "bad_time", "markPrice", 0),
+    ("ticker_zero_time", Market.SPOT, combined("btcusdt@miniTicker", with_(MINI, E=0)), "bad_time", "miniTicker", 0),
+    ("usdm_book_negative_time", Market.USDM, combined("btcusdt@bookTicker", with_(SPOT_BOOK, e="bookTicker", E=-1, T=-1)), "bad_time", "bookTicker", 0),
+    ("empty_symbol", Market.SPOT, combined("btcusdt@aggTrade", with_(AGG, s="")), "bad_symbol", "aggTrade", 0),
+    ("symbol_markup", Market.SPOT, combined("btcusdt@kline_1m", with_(KLINE, s="<b>BTC</b>")), "bad_symbol", "kline", 0),
+    ("symbol_brackets", Market.USDM, j(with_(MARK, s="BTC[]()*@")), "bad_symbol", "markPrice", 0),
+    ("symbol_newline", Market.SPOT, combined("btcusdt@bookTicker", with_(SPOT_BOOK, s="BTCUSDT\n")), "bad_symbol", "bookTicker", 0),
+    ("symbol_lowercase", Market.SPOT, j(with_(AGG, s="btcusdt")), "bad_symbol", "aggTrade", 0),
+    ("symbol_65_chars", Market.USDM, combined("!forceOrder@arr", with_(FORCE, o=with_(FORCE["o"], s="A" * 65))), "bad_symbol", "forceOrder", 0),
+    ("symbol_64_chars", Market.SPOT, j(with_(AGG, s="A" * 64)), None, "aggTrade", 1),
+    ("symbol_quarterly", Market.USDM, j(with_(AGG, s="BTCUSDT_261225")), None, "aggTrade", 1),
+    ("symbol_utf8", Market.SPOT, j(with_(AGG, s="币安人生USDT")), None, "aggTrade", 1),
 ]  # fmt: skip
 
 
