@@ -170,6 +170,14 @@ async def test_500_past_failover_after_reroutes_and_recovery_sends_nothing_twice
             assert "Rerouted from primary: down for" in alert["body"]
         assert hooks.primary.requests >= 2, "retried before failing over"
         assert service.channel_states()["primary"].state is not ChannelState.FAILED
+        # Still down: an alert arriving now is tried there once more, then rerouted without a new wait.
+        tried = hooks.primary.requests
+        late = await service.submit(make_signal(symbol="LATEUSDT"))
+        await eventually(
+            lambda: late in hooks.fallback.ids, what="a later alert rerouted on its first failure"
+        )
+        assert hooks.primary.requests == tried + 1
+        rerouted.append(late)
 
         # The primary recovers: new alerts go there; the rerouted ones are neither resent nor duplicated.
         hooks.primary.status = 200
