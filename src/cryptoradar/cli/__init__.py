@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 from collections.abc import Coroutine
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,22 @@ err_console = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (default: packaged defaults).")
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"cryptoradar {version('cryptoradar')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
 
 
 def _load(file: Path | None) -> Settings:

@@ -70,6 +70,10 @@ async def send_test(settings: Settings, channel: str, console: Console) -> bool:
     return True
 
 
+def _utc(ns: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ns / _NS_PER_S))
+
+
 def _store(settings: Settings) -> Store:
     return build_store(settings.storage, SystemClock())
 
@@ -86,7 +90,7 @@ async def list_alerts(settings: Settings, limit: int, symbol: str | None, consol
         table.add_column(column)
     for row in rows:
         s = row.signal
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.created_at_ns / _NS_PER_S))
+        created = _utc(row.created_at_ns)
         table.add_row(
             str(row.id), created, s.detector, s.kind, s.symbol, s.timeframe, s.direction, s.severity
         )
@@ -108,6 +112,26 @@ async def list_failed(settings: Settings, limit: int, console: Console) -> None:
         rerouted = ", ".join(row.rerouted_to) or "-- not rerouted"
         table.add_row(
             str(row.alert_id), row.signal.symbol, row.signal.kind, row.channel, row.reason, rerouted
+        )
+    console.print(table)
+
+
+async def list_silences(settings: Settings, console: Console) -> None:
+    """Every stored silence, expired ones marked (they stop muting at `until` and are kept for the record)."""
+    store = _store(settings)
+    await store.open()
+    try:
+        rows = await store.list_silences()
+    finally:
+        await store.close()
+    now_ns = time.time_ns()
+    table = Table(title=f"silences in {describe_store(settings.storage)}")
+    for column in ("id", "matchers", "until (UTC)", "state", "created by", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        state = "active" if row.until_ns > now_ns else "expired"
+        table.add_row(
+            str(row.id), " ".join(row.matchers), _utc(row.until_ns), state, row.created_by, row.reason
         )
     console.print(table)
 
@@ -174,6 +198,11 @@ def register(app: typer.Typer, load: Callable[[Path | None], Settings], console:
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
         console.print(f"silence {silence_id} created")
+
+    @alerts_app.command("silences")
+    def silences(config: ConfigOption = None) -> None:
+        """List silences: id (for `unsilence`), matchers, until when, and who made them why."""
+        asyncio.run(list_silences(load(config), console))
 
     @alerts_app.command("unsilence")
     def unsilence(silence_id: int, config: ConfigOption = None) -> None:
