@@ -49,6 +49,7 @@ from cryptoradar.config import Settings
 from cryptoradar.config.alerts import ChannelConfig
 from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.core.metrics import ALERTS_SUPPRESSED, BUILD_INFO, EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.detectors.engine import DetectorSet
@@ -170,6 +171,7 @@ class Radar:
         self._waiting_for_event = False
         self._alerts_lock = asyncio.Lock()
         self._reload_lock = asyncio.Lock()
+        self._releasing: asyncio.Future[None] | None = None
 
     def _build_alerts(self, settings: Settings, previous: AlertService | None = None) -> AlertService:
         sinks = {
@@ -215,6 +217,7 @@ class Radar:
         await self.alerts.start()
         await self.wallets.start()
         self._pipeline_task = self._supervisor.start(self._pipeline(), "pipeline")
+        self._supervisor.start(self._release_held_bars(), "bar-close-release")
         await self.feed.start()
         market_view = MarketAdapter(self.feed, self.recent_bars)
         if self.settings.api.enabled:
@@ -279,6 +282,8 @@ class Radar:
         await self.wallets.stop(timeout_s * 0.1)
         await self._finish_pipeline(timeout_s * 0.2)
         await self._supervisor.stop(1.0)
+        if self._releasing is not None:
+            await self._releasing  # signals the timer released are already out of the detectors
         for signal in self.detectors.flush():
             await self._submit(signal)
         await self.save_state()
@@ -401,6 +406,35 @@ class Radar:
         elif isinstance(event, FeedStatus):
             self.alerts.on_feed_status(event)
             self._publish_status(event)
+
+    async def _release_held_bars(self) -> None:
+        """Bar-close grouping on the clock: one timer per momentum close time, on the exchange-time
+        estimate, releases the held bars at close + `group_wait_ms` even when no later event arrives
+        (the detectors read no clock; this timer is their clock)."""
+        while True:
+            cfg = self.settings.detectors.momentum
+            market = Market(cfg.markets[0]) if cfg.markets else Market.SPOT
+            step_ms = FIXED_INTERVAL_MS.get(cfg.timeframe, 60_000)
+            now_ms = self._exchange_now_ms(market)
+            # The next close (k x step - 1) whose release time (close + wait) lies ahead of now.
+            due_ms = ((now_ms - cfg.group_wait_ms + 1) // step_ms + 1) * step_ms - 1 + cfg.group_wait_ms
+            held_ms = self.detectors.next_release_ms()
+            if held_ms is not None:
+                due_ms = min(due_ms, held_ms)  # a late bar of an earlier close
+            await asyncio.sleep(max(0.0, (due_ms - now_ms) / 1000 / self.clock.rate))
+            now_ms = self._exchange_now_ms(market)
+            if now_ms < due_ms:
+                continue  # the clock estimate moved back (a `GET time` resync): re-arm
+            signals = self.detectors.release(now_ms)
+            if signals:
+                # Shielded: a stop during the submit must not lose an alert; `stop` awaits it.
+                self._releasing = asyncio.ensure_future(self._submit_all(signals))
+                await asyncio.shield(self._releasing)
+                self._releasing = None
+
+    async def _submit_all(self, signals: list[Signal]) -> None:
+        for signal in signals:
+            await self._submit(signal)
 
     def _exchange_now_ms(self, market: Market) -> int:
         """The feed's estimate of the exchange's clock: ours plus the offset measured by `GET time`."""

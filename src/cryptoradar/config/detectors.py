@@ -224,8 +224,10 @@ class MomentumConfig(Section):
     efficiency_period: int = Field(default=10, ge=2)
     efficiency_trending: float = Field(default=0.3, ge=0, le=1)
     group_min_symbols: int = Field(default=2, ge=2)
-    group_wait_ms: int = Field(default=2_000, ge=0)
-    """Signals for one bar close are held until event time passes close + this, then grouped."""
+    group_wait_ms: int = Field(default=500, ge=0)
+    """Signals for one bar close are held until event time passes close + this, then grouped (the app's
+    timer releases them on the exchange clock). Final klines come 10-40 ms after close; 500 ms covers the
+    universe's spread with room and keeps bar close -> alert under 2 s (docs/performance.md)."""
     cooldown_s: float = Field(default=1800.0, ge=0)
 
 

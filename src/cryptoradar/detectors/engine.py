@@ -65,6 +65,17 @@ class DetectorSet:
             self._count(out)
         return out
 
+    def next_release_ms(self) -> int | None:
+        """Exchange time (ms) when held momentum candidates are due; None: nothing held."""
+        return self.momentum.next_release_ms() if self.momentum is not None else None
+
+    def release(self, exchange_now_ms: int) -> list[Signal]:
+        """The exchange clock reached `exchange_now_ms` (the app's timer): release what is due by then."""
+        out = self.momentum.release(exchange_now_ms) if self.momentum is not None else []
+        if out:
+            self._count(out)
+        return out
+
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def _count(self, signals: list[Signal]) -> None:

@@ -12,7 +12,8 @@ Gates (all must hold; each is recorded as a `Condition`):
 - cooldown: `cooldown_s` since the symbol's last candidate (bar close times).
 
 Grouping (deterministic, event time only): a candidate for bar close T is held. When event time reaches
-T + `group_wait_ms` (any event, via `on_time`, or a later bar, or `flush(up_to_ms)`), the candidates of T
+T + `group_wait_ms` (any event, via `on_time`, or a later bar, or `flush(up_to_ms)`, or the app's timer on
+the exchange clock via `release(now_ms)` when no event comes), the candidates of T
 are released: those sharing a direction become ONE `momentum_group` signal when there are at least
 `group_min_symbols` of them, otherwise each is a `momentum` signal. A candidate whose close T was already
 released (a late bar) goes out alone at once.
@@ -175,6 +176,19 @@ class MomentumDetector:
             horizon = due[-1] - self._cooldown_ms
             for symbol in [s for s, t in self._last_candidate_ms.items() if t <= horizon]:
                 del self._last_candidate_ms[symbol]
+        return out
+
+    def next_release_ms(self) -> int | None:
+        """Event time (ms) at which the earliest held bar close is due (close + `group_wait_ms`); None
+        when nothing is held. The app arms a timer on the exchange clock for it and calls `release`."""
+        return self._next_due_ns // NS_PER_MS if self._next_due_ns != _NEVER_NS else None
+
+    def release(self, exchange_now_ms: int) -> list[Signal]:
+        """The clock reached `exchange_now_ms`: release every bar close due by then, and mark those closes
+        released even when nothing was held, so a bar arriving later goes out alone at once."""
+        up_to_ms = exchange_now_ms - self._cfg.group_wait_ms
+        out = self.flush(up_to_ms)
+        self._released_up_to_ms = max(self._released_up_to_ms, up_to_ms)
         return out
 
     def _due_ns(self, close_ms: int) -> int:

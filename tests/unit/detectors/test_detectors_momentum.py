@@ -130,8 +130,9 @@ def test_symbols_moving_together_give_one_grouped_signal() -> None:
         assert feed(det, bars) == []
     assert det.pending_count() == 4
     close_ms = setups["AAAUSDT"][-1].close_time_ms
-    assert det.on_time((close_ms + 2000 - 1) * NS_PER_MS) == []
-    out = det.on_time((close_ms + 2000) * NS_PER_MS)
+    wait_ms = MomentumConfig().group_wait_ms
+    assert det.on_time((close_ms + wait_ms - 1) * NS_PER_MS) == []
+    out = det.on_time((close_ms + wait_ms) * NS_PER_MS)
     assert [(s.kind, s.direction) for s in out] == [
         ("momentum_group", Direction.BULLISH),
         ("momentum", Direction.BEARISH),
