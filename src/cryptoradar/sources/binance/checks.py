@@ -61,6 +61,8 @@ def validation_kind(exc: msgspec.ValidationError, doc: bytes | str | msgspec.Raw
         return number_kind(value) if value is not None else "bad_number"
     if "Expected `float`" in text or "Number out of range" in text:
         return "bad_number"
+    if text.startswith("Expected `int` >"):
+        return "bad_time"  # only times carry a lower bound (`wire.Time`, `wire.OptionalTime`)
     if "Invalid enum value" in text or "Invalid value" in text:
         return "bad_enum"
     return "wrong_type"

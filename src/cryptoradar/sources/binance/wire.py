@@ -17,6 +17,8 @@ Contracts shared by every schema here:
   converts per value.
 - Stream numbers are range-checked while decoding, in C: `Price` must be finite and > 0, `Amount` finite
   and >= 0 (NaN fails both). REST and archive rows are plain floats, checked by the code that reads them.
+- So are event, trade and open times (`Time` > 0; `OptionalTime` >= 0 where Binance may send none). The
+  parser checks symbols (a length constraint here would cost every frame; the parser's costs a set lookup).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ Price = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
 """A price that cannot be zero (trade, kline OHLC, liquidation order price, mark price)."""
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
 """A quantity, volume, or a price that may legitimately be zero (an empty book side, an unfilled order)."""
+
+Time = Annotated[int, msgspec.Meta(gt=0)]
+"""An event, trade or open time (ms or µs since the epoch): never zero or negative."""
+OptionalTime = Annotated[int, msgspec.Meta(ge=0)]
+"""A time Binance may leave out or send as 0 (bookTicker `E`/`T`, markPrice `T` of a delivery contract)."""
 
 T = TypeVar("T")
 
@@ -82,7 +89,7 @@ class PayloadShape(msgspec.Struct, gc=False):
 class KlineData(msgspec.Struct, gc=False):
     """`k` of a kline event. `x` is true on the final push for open time `t`; `k.s` repeats the event's `s`."""
 
-    t: int
+    t: Time
     T: int
     i: str
     o: Price
@@ -98,7 +105,7 @@ class KlineData(msgspec.Struct, gc=False):
 
 
 class KlineEvent(msgspec.Struct, gc=False, tag_field="e", tag="kline"):
-    E: int
+    E: Time
     s: str
     k: KlineData
 
@@ -110,7 +117,7 @@ class AggTradeEvent(msgspec.Struct, gc=False, tag_field="e", tag="aggTrade"):
     a: int
     p: Price
     q: Amount
-    T: int
+    T: Time
     m: bool
 
 
@@ -123,8 +130,8 @@ class BookTickerEvent(msgspec.Struct, gc=False, tag_field="e", tag="bookTicker")
     B: Amount
     a: Amount
     A: Amount
-    E: int = 0
-    T: int = 0
+    E: OptionalTime = 0
+    T: OptionalTime = 0
 
 
 class ForceOrderData(msgspec.Struct, gc=False):
@@ -137,12 +144,12 @@ class ForceOrderData(msgspec.Struct, gc=False):
     ap: Amount
     X: str
     z: Amount
-    T: int
+    T: Time
     l: Amount = 0.0  # noqa: E741 - Binance's name for the last filled quantity; not used, but range-checked
 
 
 class ForceOrderEvent(msgspec.Struct, gc=False, tag_field="e", tag="forceOrder"):
-    E: int
+    E: Time
     o: ForceOrderData
     st: int = 1
 
@@ -150,19 +157,19 @@ class ForceOrderEvent(msgspec.Struct, gc=False, tag_field="e", tag="forceOrder")
 class MarkPriceEvent(msgspec.Struct, gc=False, tag_field="e", tag="markPriceUpdate"):
     """`r` (funding rate) is a string because delivery contracts send `""`; `P` (also `""` there) is not used."""
 
-    E: int
+    E: Time
     s: str
     p: Price
     i: Amount = 0.0
     r: str = ""
-    T: int = 0
+    T: OptionalTime = 0
     st: int = 1
 
 
 class MiniTickerEvent(msgspec.Struct, gc=False, tag_field="e", tag="24hrMiniTicker"):
     """`24hrMiniTicker`."""
 
-    E: int
+    E: Time
     s: str
     c: Amount
     o: Amount
