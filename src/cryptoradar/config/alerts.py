@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -225,6 +225,15 @@ def _default_channels() -> dict[str, ChannelConfig]:
     return {"console": ConsoleChannel(), "log": LogChannel()}
 
 
+def _keep_default_channels(value: object) -> object:
+    """User channels are added to the defaults (console, log): one of the same name replaces a default,
+    and `name: null` removes it, so adding Telegram never silently drops the console and log."""
+    if not isinstance(value, dict):
+        return value
+    merged: dict[Any, Any] = {**_default_channels(), **value}
+    return {name: channel for name, channel in merged.items() if channel is not None}
+
+
 class OperatorAlertsConfig(Section):
     """Operator alerts (see `alerts.operator`): sent straight to `AlertsConfig.fallback_channels`."""
 
@@ -253,6 +262,7 @@ class EnrichmentConfig(Section):
 
 class AlertsConfig(Section):
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
+    """Added to the defaults `console` and `log`; `console: null` removes one (see `_keep_default_channels`)."""
     routes: tuple[RouteConfig, ...] = ()
     default_channels: tuple[str, ...] = ("console",)
     """Where an alert goes when no route matches."""
@@ -283,6 +293,8 @@ class AlertsConfig(Section):
     templates_dir: Path | None = None
     """Overrides: `<kind>.<channel_type>.j2`, `<kind>.j2` or `default.j2` found here win over the packaged ones."""
 
+    _channels = field_validator("channels", mode="before")(_keep_default_channels)
+
     def fallbacks_of(self, channel: str) -> tuple[str, ...]:
         """Where `channel`'s alerts go when it fails over (never itself)."""
         own = self.channels[channel].fallback_channels
@@ -291,9 +303,11 @@ class AlertsConfig(Section):
     @model_validator(mode="after")
     def _channels_exist(self) -> AlertsConfig:
         names = set(self.channels)
-        referenced = [("default_channels", c) for c in self.default_channels]
-        referenced += [("fallback_channels", c) for c in self.fallback_channels]
-        referenced += [(f"routes[{i}].channels", c) for i, r in enumerate(self.routes) for c in r.channels]
+        referenced = [("alerts.default_channels", c) for c in self.default_channels]
+        referenced += [("alerts.fallback_channels", c) for c in self.fallback_channels]
+        referenced += [
+            (f"alerts.routes[{i}].channels", c) for i, r in enumerate(self.routes) for c in r.channels
+        ]
         for name, settings in self.channels.items():
             fallbacks = settings.fallback_channels or ()
             if name in fallbacks:
@@ -301,11 +315,12 @@ class AlertsConfig(Section):
                     f"alerts.channels.{name}.fallback_channels names the channel itself; "
                     "name other channels to reroute its alerts to"
                 )
-            referenced += [(f"channels.{name}.fallback_channels", c) for c in fallbacks]
+            referenced += [(f"alerts.channels.{name}.fallback_channels", c) for c in fallbacks]
         for where, channel in referenced:
             if channel not in names:
                 raise ValueError(
-                    f"{where} names channel {channel!r} which is not defined; define it under "
-                    f"alerts.channels (known: {sorted(names)})"
+                    f"{where} names channel {channel!r}, which is not defined (defined: "
+                    f"{', '.join(sorted(names))}); name one of those in {where} or define {channel!r} "
+                    "under alerts.channels"
                 )
         return self

@@ -75,6 +75,12 @@ def _describe(error: ValidationError, source: Path) -> str:
                 f"  {key}: unknown key; remove it or check its spelling against `cryptoradar config check`"
             )
             continue
+        if kind == "value_error":
+            # Our validators' messages name the key, the problem and the fix; the input is a whole
+            # section here, so echoing it (or a generic fix) would point at the wrong thing.
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"  {message}" if message.startswith(f"{key}.") else f"  {key}: {message}")
+            continue
         value = item.get("input")
         # Only scalars are echoed: a whole section may hold secrets (RPC URLs with keys) under any name.
         scalar = isinstance(value, str | int | float | bool) or value is None
