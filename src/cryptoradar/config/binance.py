@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from cryptoradar.config.base import Section
+from cryptoradar.config.base import Section, require_at_most
+from cryptoradar.core.intervals import FIXED_INTERVAL_MS
+
+SPOT_INTERVALS = (*FIXED_INTERVAL_MS, "1M")
+FUTURES_INTERVALS = tuple(i for i in SPOT_INTERVALS if i != "1s")
+"""Binance's kline interval names; USD-M has no `1s` (binance-protocol.md 4.1). Anything else is `-1120`."""
+
+
+def _known_intervals(key: str, intervals: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [i for i in intervals if i not in known]
+    if unknown:
+        raise ValueError(
+            f"binance.{key}: {', '.join(map(repr, unknown))} is not a Binance interval (the exchange "
+            f"answers -1120); use some of {', '.join(known)} (names are case-sensitive)"
+        )
+    return intervals
 
 
 class MarketEndpoints(Section):
@@ -59,6 +74,23 @@ class BinanceConfig(Section):
     futures_symbol_streams: tuple[str, ...] = ("aggTrade", "markPrice@1s")
     """Per-symbol USD-M streams (appended to `<symbol>@`)."""
     futures_all_market_streams: tuple[str, ...] = ("!forceOrder@arr",)
+
+    @field_validator("spot_intervals")
+    @classmethod
+    def _spot_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_intervals("spot_intervals", value, SPOT_INTERVALS)
+
+    @field_validator("futures_intervals")
+    @classmethod
+    def _futures_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_intervals("futures_intervals", value, FUTURES_INTERVALS)
+
+    @model_validator(mode="after")
+    def _reconnect_range(self) -> BinanceConfig:
+        require_at_most(
+            "binance.reconnect_initial_s", self.reconnect_initial_s, "reconnect_max_s", self.reconnect_max_s
+        )
+        return self
 
 
 class UniverseConfig(Section):

@@ -27,9 +27,7 @@ class LogConfig(Section):
 class Settings(BaseSettings):
     """Everything cryptoradar can be told. Unknown keys anywhere are errors."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CRYPTORADAR__", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
     log: LogConfig = LogConfig()
     binance: BinanceConfig = BinanceConfig()
@@ -51,5 +49,6 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the YAML file (passed as init kwargs), which overrides defaults.
-        return (env_settings, init_settings)
+        # Only the init kwargs: the loader overlays `CRYPTORADAR__*` on the YAML itself, because this
+        # source cannot set one field of a nested section alone or name the variable in an error.
+        return (init_settings,)

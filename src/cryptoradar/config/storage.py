@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from cryptoradar.config.base import Section
+from cryptoradar.config.base import Section, require_at_most
 
 
 class StorageBackend(StrEnum):
@@ -34,9 +34,10 @@ class StorageConfig(Section):
                 "storage.backend is 'postgres' but storage.postgres_dsn is empty; set it, for example "
                 "postgres_dsn: ${CRYPTORADAR_POSTGRES_DSN}, or use backend: sqlite"
             )
-        if self.postgres_pool_min_size > self.postgres_pool_max_size:
-            raise ValueError(
-                f"storage.postgres_pool_min_size ({self.postgres_pool_min_size}) exceeds "
-                f"postgres_pool_max_size ({self.postgres_pool_max_size}); lower the first or raise the second"
-            )
+        require_at_most(
+            "storage.postgres_pool_min_size",
+            self.postgres_pool_min_size,
+            "postgres_pool_max_size",
+            self.postgres_pool_max_size,
+        )
         return self
