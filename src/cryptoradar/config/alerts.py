@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from cryptoradar.config.base import Section
+from cryptoradar.config.base import Section, require_at_most
 
 
 class ChannelType(StrEnum):
@@ -323,4 +323,9 @@ class AlertsConfig(Section):
                     f"{', '.join(sorted(names))}); name one of those in {where} or define {channel!r} "
                     "under alerts.channels"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _retry_range(self) -> AlertsConfig:
+        require_at_most("alerts.retry_initial_s", self.retry_initial_s, "retry_max_s", self.retry_max_s)
         return self
