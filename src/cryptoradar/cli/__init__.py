@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 from collections.abc import Coroutine
 from importlib.metadata import version
@@ -18,6 +19,7 @@ import typer
 from rich.console import Console
 
 from cryptoradar.config import Settings, load_settings, redacted_dump
+from cryptoradar.config.loader import ENV_FILE_VAR
 from cryptoradar.core.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True, help="Real-time crypto market alerts over WebSockets.")
@@ -46,8 +48,17 @@ def _main_options(
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Variables for ${VAR} and CRYPTORADAR__* overrides (default: ./.env if present); "
+            "the real environment wins."
+        ),
+    ] = None,
 ) -> None:
-    pass
+    if env_file is not None:
+        # Through the environment, so reloads (SIGHUP) and every command's config loading read it too.
+        os.environ[ENV_FILE_VAR] = str(env_file)
 
 
 def _load(file: Path | None) -> Settings:

@@ -166,8 +166,9 @@ def _environment(env_file: Path | None) -> dict[str, str]:
         raise ConfigError(
             f"cannot read env file {source} ({type(e).__name__}); save it as UTF-8 text"
         ) from None
-    # `NAME` alone (no `=`) has no value: it sets nothing, as in a shell.
-    return {**{k: v for k, v in values.items() if v is not None}, **os.environ}
+    # `NAME=` (an unfilled line copied from .env.example) or `NAME` alone sets nothing, so a ${NAME} it
+    # was meant for fails at load time, naming it, instead of sending with an empty token.
+    return {**{k: v for k, v in values.items() if v}, **os.environ}
 
 
 def _interpolate(node: Any, env: dict[str, str], path: str, parents: tuple[int, ...]) -> Any:
