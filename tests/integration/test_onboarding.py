@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -99,3 +100,66 @@ def test_an_unfilled_dotenv_line_is_reported_as_unset(tmp_path: Path) -> None:
     result = cli("config", "check", "config.yaml", cwd=tmp_path, env=clean)
     assert result.returncode == 2
     assert "environment variable TG_TOKEN is not set" in result.stderr
+
+
+CHANNEL_VARS = {
+    "TELEGRAM_BOT_TOKEN": "123:abc",
+    "TELEGRAM_CHAT_ID": "42",
+    "ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+    "ALERT_WEBHOOK_SECRET": "s3cret",
+    "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x",
+}
+
+
+def test_init_writes_a_config_that_config_check_accepts(tmp_path: Path) -> None:
+    written = cli("init", "radar.yaml", "--channel", "telegram", "--channel", "webhook", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert "TELEGRAM_BOT_TOKEN" in written.stdout  # tells what to put in .env
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in CHANNEL_VARS.items()), encoding="utf-8")
+    checked = effective(cli("config", "check", "radar.yaml", cwd=tmp_path))
+    channels = checked["alerts"]["channels"]
+    assert {name: c["type"] for name, c in channels.items()} == {
+        "console": "console",
+        "log": "log",
+        "telegram": "telegram",
+        "webhook": "webhook",
+    }
+    assert channels["telegram"]["chat_id"] == "42"
+    assert checked["alerts"]["default_channels"] == ["console", "telegram", "webhook"]
+    assert checked["universe"]["quote_asset"] == "USDT"  # the packaged defaults came along
+
+    again = cli("init", "radar.yaml", "--channel", "discord", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "radar.yaml exists; pass --force" in again.stderr
+    assert "telegram" in (tmp_path / "radar.yaml").read_text()  # untouched
+    forced = cli("init", "radar.yaml", "--channel", "discord", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert set(effective(cli("config", "check", "radar.yaml", cwd=tmp_path))["alerts"]["channels"]) == {
+        "console",
+        "log",
+        "discord",
+    }
+
+
+def test_init_asks_for_channels_in_a_terminal(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, b"email, nope\ntelegram, discord\n")  # a typo is asked again
+        result = subprocess.run(
+            [str(CLI), "init", "radar.yaml"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=_TIMEOUT_S,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0, result.stderr
+    assert "Channels to add" in result.stdout
+    assert "unknown channel nope" in result.stderr
+    env = {**os.environ, **CHANNEL_VARS}
+    channels = effective(cli("config", "check", "radar.yaml", cwd=tmp_path, env=env))["alerts"]["channels"]
+    assert set(channels) == {"console", "log", "telegram", "discord"}

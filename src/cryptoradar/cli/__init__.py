@@ -410,5 +410,14 @@ def _register_alerts() -> None:
 _register_alerts()
 
 
+def _register_init() -> None:
+    from cryptoradar.cli.init import register
+
+    register(app, console, err_console)
+
+
+_register_init()
+
+
 def main() -> None:
     app()
