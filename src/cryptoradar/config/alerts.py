@@ -275,7 +275,9 @@ class AlertsConfig(Section):
     cooldowns: dict[str, CooldownRule] = Field(default_factory=_default_cooldowns)
     """Keyed by signal kind, else by detector name; neither: no cooldown."""
     group_by: tuple[str, ...] = ("detector", "kind", "severity")
-    group_wait_s: float = Field(default=2.0, ge=0)
+    group_wait_s: float = Field(default=0.5, ge=0)
+    """Momentum already groups a bar close's symbols; 0.5 s more here keeps bar close -> delivered under the
+    2 s target with room (docs/performance.md) while alerts arriving together still share a message."""
     max_alerts_per_group: int = Field(default=25, gt=0)
     retry_initial_s: float = Field(default=1.0, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
