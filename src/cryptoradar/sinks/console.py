@@ -29,11 +29,9 @@ def render_console(alert: RenderedAlert) -> Text:
     text.append(f"{alert.severity.upper():<8} ", style=SEVERITY_STYLE[alert.severity])
     text.append(alert.title, style="bold")
     text.append(f"  #{alert.alert_id}\n", style="dim")
+    # The body already carries every value; `fields` are for structured channels (webhook, log).
     if alert.body:
         text.append(alert.body + "\n")
-    for name, value in alert.fields:
-        text.append(f"  {name}: ", style="dim")
-        text.append(value + "\n")
     return text
 
 

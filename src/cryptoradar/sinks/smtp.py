@@ -5,8 +5,8 @@ byte (port 465), `starttls` requires the upgrade (port 587) and fails if the ser
 `none` is plain SMTP and refuses credentials (AUTH is never sent in clear text).
 
 Who escapes what: `RenderedAlert.body` is taken as plain text (the text part); `body_html`, when set, is the
-pipeline's already-escaped HTML for the HTML part. Titles, field names and values, and a plain `body`
-used in the HTML part are escaped here.
+pipeline's already-escaped HTML for the HTML part. Titles and a plain `body` used in the
+HTML part are escaped here; `fields` are not sent (the body carries them).
 
 Errors: a 5yz reply (535 bad credentials, 550 rejected, ...) is permanent at once; 4yz replies, timeouts
 and connection failures are retried up to `attempts` times `retry_delay_s` apart, then raised as
@@ -74,23 +74,15 @@ def build_message(
 
 
 def _text_block(alert: RenderedAlert) -> str:
-    lines = [alert.title, "=" * min(len(alert.title), 60), alert.body]
-    lines += [f"{name}: {value}" for name, value in alert.fields]
-    lines.append(f"alert #{alert.alert_id}")
-    return "\n".join(lines)
+    # The body already carries every value; `fields` are for structured channels (webhook, log).
+    return "\n".join([alert.title, "=" * min(len(alert.title), 60), alert.body, f"alert #{alert.alert_id}"])
 
 
 def _html_block(alert: RenderedAlert) -> str:
     body = alert.body_html or html.escape(alert.body).replace("\n", "<br>")
-    rows = "".join(
-        f'<tr><th style="text-align:left;padding-right:12px">{html.escape(name)}</th>'
-        f"<td>{html.escape(value)}</td></tr>"
-        for name, value in alert.fields
-    )
     return (
         f'<div style="border-left:4px solid #{alert.color & 0xFFFFFF:06x};padding-left:10px;margin:12px 0">'
         f'<h3 style="margin:0 0 6px 0">{html.escape(alert.title)}</h3><div>{body}</div>'
-        f'<table style="margin-top:6px">{rows}</table>'
         f'<p style="color:#888;font-size:small">alert #{alert.alert_id}</p></div>'
     )
 

@@ -1,7 +1,7 @@
 """Telegram Bot API sink: `sendMessage` with `parse_mode=HTML`, several alerts per message as a digest.
 
 Who escapes what: `RenderedAlert.body` arrives as trusted, already-escaped Telegram HTML from the
-pipeline's template; this sink escapes (`html.escape`) the title and every field name and value itself.
+pipeline's template; this sink escapes (`html.escape`) the title itself. `fields` are not sent: the body carries them.
 
 Size: Telegram's 4096 limit applies to the *visible* text after entity parsing; this sink measures that
 (text outside tags, entities decoded) in UTF-16 code units, which is how Telegram counts offsets and never
@@ -60,12 +60,8 @@ def utf16_units(text: str) -> int:
 def render_alert(alert: RenderedAlert, max_units: int = TEXT_UNITS_MAX) -> str:
     """One alert as Telegram HTML whose visible text fits `max_units`."""
     title = f"<b>{html.escape(alert.title, quote=False)}</b>" if alert.title.strip() else ""
-    lines = [title, alert.body]
-    lines += [
-        f"<b>{html.escape(name, quote=False)}</b>: {html.escape(value, quote=False)}"
-        for name, value in alert.fields
-    ]
-    markup = "\n".join(line for line in lines if line)
+    # The body already carries every value; `fields` are for structured channels (webhook, log).
+    markup = "\n".join(line for line in (title, alert.body) if line)
     plain = visible_text(markup)
     if utf16_units(plain) <= max_units:
         return markup

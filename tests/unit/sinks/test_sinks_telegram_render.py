@@ -9,14 +9,11 @@ from fakes.alerts import HOSTILE_LABEL, sample_alert
 from fakes.telegram import parse_html, utf16_len
 
 
-def test_title_and_fields_are_escaped_and_body_is_kept_as_markup() -> None:
-    alert = sample_alert(
-        title=HOSTILE_LABEL, body="<i>trusted</i> body", fields=((HOSTILE_LABEL, "<b>x</b>"),)
-    )
+def test_title_is_escaped_body_is_kept_as_markup_and_fields_are_not_repeated() -> None:
+    alert = sample_alert(title=HOSTILE_LABEL, body="<i>trusted</i> body", fields=(("Entry", "<b>x</b>"),))
     visible, tags = parse_html(render_alert(alert))
-    assert HOSTILE_LABEL in visible
-    assert "<b>x</b>" in visible
-    assert sorted(set(tags)) == ["b", "i"]  # the sink's own <b> labels and the body's <i>; nothing injected
+    assert visible == HOSTILE_LABEL + "\ntrusted body"
+    assert sorted(set(tags)) == ["b", "i"]  # the sink's own <b> title and the body's <i>; nothing injected
 
 
 def test_oversized_alert_becomes_plain_text_within_the_limit() -> None:
