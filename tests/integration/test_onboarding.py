@@ -1,4 +1,5 @@
-"""Onboarding through the installed `cryptoradar` command in child processes: --version, silences."""
+"""Onboarding through the installed `cryptoradar` command in child processes: --version, `alerts
+silences`, .env files, `init`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ WIDE = {**os.environ, "COLUMNS": "200"}  # table rows on one line each
 
 
 def cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CLI), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=_TIMEOUT_S, check=False
+        [str(CLI), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        stdin=stdin,
+        timeout=_TIMEOUT_S,
+        check=False,
     )
 
 
@@ -145,15 +153,7 @@ def test_init_asks_for_channels_in_a_terminal(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     try:
         os.write(controller, b"email, nope\ntelegram, discord\n")  # a typo is asked again
-        result = subprocess.run(
-            [str(CLI), "init", "radar.yaml"],
-            stdin=terminal,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=_TIMEOUT_S,
-            check=False,
-        )
+        result = cli("init", "radar.yaml", cwd=tmp_path, stdin=terminal)
     finally:
         os.close(terminal)
         os.close(controller)
