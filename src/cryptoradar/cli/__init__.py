@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
+import re
 import signal
+import sys
 from collections.abc import Coroutine
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from cryptoradar.config import Settings, load_settings, redacted_dump
 from cryptoradar.config.loader import ENV_FILE_VAR
-from cryptoradar.core.errors import ConfigError
+from cryptoradar.core.errors import ConfigError, CryptoradarError, StartupError
+
+if TYPE_CHECKING:
+    from cryptoradar.app import Radar
 
 app = typer.Typer(no_args_is_help=True, help="Real-time crypto market alerts over WebSockets.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate configuration.")
@@ -30,6 +37,8 @@ app.add_typer(bench_app, name="bench")
 
 console = Console()
 err_console = Console(stderr=True)
+_BIND_ADDRESS = re.compile(r"address \('?([^',]*)'?, (\d+)")
+"""asyncio's bind error: "error while attempting to bind on address ('127.0.0.1', 8080): ..."."""
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (default: packaged defaults).")
@@ -61,19 +70,34 @@ def _main_options(
         os.environ[ENV_FILE_VAR] = str(env_file)
 
 
+def _report(what: str, message: str) -> None:
+    """The one way an error reaches the user: one unwrapped line on stderr (no markup read from the
+    message, which may hold `[...]`)."""
+    err_console.print(Text.assemble((what, "red"), f": {message}"), soft_wrap=True, highlight=False)
+
+
+def _fail(what: str, message: str, code: int) -> NoReturn:
+    _report(what, message)
+    raise typer.Exit(code)
+
+
 def _load(file: Path | None) -> Settings:
     try:
         return load_settings(file)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red]: {e}")
-        raise typer.Exit(2) from None
+        _fail("config error", str(e), 2)
 
 
 def _run_until_signalled(
-    main: Coroutine[Any, Any, None], stop: asyncio.Event, reload: asyncio.Event | None = None
+    main: Coroutine[Any, Any, None],
+    stop: asyncio.Event,
+    reload: asyncio.Event | None = None,
+    *,
+    port_setting: str = "",
 ) -> None:
     """Run `main` with SIGINT/SIGTERM setting `stop` (and SIGHUP setting `reload`, when given), so every
-    command shuts down the same clean way."""
+    command shuts down the same clean way. A port already taken becomes a `StartupError` naming the
+    address and `port_setting`, the key that moves it."""
 
     async def runner() -> None:
         loop = asyncio.get_running_loop()
@@ -83,8 +107,18 @@ def _run_until_signalled(
             loop.add_signal_handler(signal.SIGHUP, reload.set)
         await main
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner())
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        found = _BIND_ADDRESS.search(str(e))
+        address = f"{found[1]}:{found[2]}" if found else "a port it needs"
+        raise StartupError(
+            f"{address} is already in use; stop the program listening there or set another port "
+            f"({port_setting or 'see `cryptoradar config check`'})"
+        ) from None
 
 
 def _configure_logging(settings: Settings, level: str | None = None) -> None:
@@ -132,7 +166,10 @@ def demo(
         return with_sim_overrides(load_settings(config), overrides)
 
     _run_until_signalled(
-        run_demo(settings, duration, console, stop, reload, load_again, state_dir), stop, reload
+        run_demo(settings, duration, console, stop, reload, load_again, state_dir),
+        stop,
+        reload,
+        port_setting="sim.spot_port / sim.futures_port; 0 picks a free one",
     )
 
 
@@ -160,14 +197,42 @@ def run(config: ConfigOption = None) -> None:
     async def main(stop: asyncio.Event, reload: asyncio.Event) -> None:
         with rich_bootstrap_progress(console) as progress:
             radar = Radar(settings, progress=progress)
-            await radar.start()
+            try:
+                await radar.start()
+            except OSError:
+                # A port taken: what already started (the feed's HTTP sessions) is closed before the message.
+                await radar.stop()
+                raise
             await _first(radar.feed.wait_bootstrapped(), stop.wait())
+        silent = _markets_without_data(radar, settings)
         if not await serve(radar, stop, reload, lambda: load_settings(config)):
             raise typer.Exit(1)
+        if silent:
+            # Stopped (Ctrl-C) before Binance ever answered: not a success, and the user should learn why.
+            raise StartupError(
+                f"stopped before Binance answered: no data from {', '.join(silent)} (no network, DNS, proxy "
+                "or firewall?); check the connection, or try `cryptoradar demo`, which runs offline"
+            )
         console.print(radar.summary())
 
     stop, reload = asyncio.Event(), asyncio.Event()
-    _run_until_signalled(main(stop, reload), stop, reload)
+    _run_until_signalled(main(stop, reload), stop, reload, port_setting="api.port")
+
+
+def _markets_without_data(radar: Radar, settings: Settings) -> list[str]:
+    """The REST hosts of the markets that have not bootstrapped yet."""
+    from urllib.parse import urlsplit
+
+    from cryptoradar.events import Market
+
+    endpoints = {Market.SPOT: settings.binance.spot}
+    if settings.universe.futures:
+        endpoints[Market.USDM] = settings.binance.futures
+    return [
+        urlsplit(cfg.rest_url).hostname or cfg.rest_url
+        for market, cfg in endpoints.items()
+        if not radar.feed.market(market).bootstrapped.is_set()
+    ]
 
 
 @app.command()
@@ -194,6 +259,8 @@ def record(
     """Record raw WebSocket frames with receive times, replayable through the same parser."""
     from cryptoradar.cli.record import run_record
 
+    if not out.parent.is_dir():
+        raise StartupError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
     settings = _load(config)
     _configure_logging(settings)
     stop = asyncio.Event()
@@ -213,6 +280,12 @@ def replay(
     """Feed recordings or data.binance.vision files through the parser and the detectors; print counts."""
     from cryptoradar.cli.replay import run_replay
 
+    for file in files:
+        if not file.is_file():
+            raise StartupError(
+                f"{file}: no such file; pass a recording made by `cryptoradar record` or a "
+                "data.binance.vision CSV/zip"
+            )
     settings = _load(config)
     _configure_logging(settings)
     stop = asyncio.Event()
@@ -420,4 +493,9 @@ _register_init()
 
 
 def main() -> None:
-    app()
+    """The entry point: every error a command raises on purpose ends here as one line, never a traceback."""
+    try:
+        app()
+    except CryptoradarError as e:
+        _report("config error" if isinstance(e, ConfigError) else "error", str(e))
+        sys.exit(2 if isinstance(e, ConfigError) else 1)

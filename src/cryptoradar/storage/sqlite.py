@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from cryptoradar.core.clock import Clock, SystemClock
+from cryptoradar.core.errors import StartupError
 from cryptoradar.events import Signal
 from cryptoradar.storage.migrations import apply_migrations
 from cryptoradar.storage.rows import (
@@ -76,20 +77,33 @@ class SqliteStore:
     async def open(self) -> None:
         if self._executor is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite:{self.path.name}")
         self._wake = asyncio.Event()
         self._closing = False
-        await self._run(self._connect)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            await self._run(self._connect)
+        except (OSError, sqlite3.DatabaseError) as e:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            # sqlite's own text ("file is not a database") says neither which file nor what to do.
+            raise StartupError(
+                f"cannot open the database {self.path}: {e}; move the file aside (a new one is created) or "
+                "set storage.sqlite_path to a file in a writable folder"
+            ) from e
         self._writer = asyncio.create_task(self._write_loop(), name=f"sqlite-writer:{self.path.name}")
 
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        apply_migrations(conn)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            apply_migrations(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     async def close(self) -> None:
