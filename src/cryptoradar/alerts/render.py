@@ -20,6 +20,7 @@ reaches templates made single-line first (`one_line`: a newline in a symbol woul
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -102,11 +103,20 @@ def _finalize_plain(value: Any) -> Any:
     return neutralise_mentions(value) if isinstance(value, str) else value
 
 
+_PRICE_SIGNIFICANT_DIGITS = 6
+_PRICE_KEYS = frozenset({"price", "close", "entry", "stop", "target", "reference_close", "vwap", "atr"})
+_PRICE_KEYS |= {f"ema_{name}" for name in ("fast", "slow", "trend")}
+
+
 def fmt_price(value: float | None) -> str:
+    """A price with thousands separators and about six significant digits (2 to 8 decimals):
+    `88,450.12`, `3.45671`, `0.00012345`; never scientific notation."""
     if value is None:
         return "n/a"
     magnitude = abs(value)
-    decimals = 2 if magnitude >= 100 else 4 if magnitude >= 1 else 6 if magnitude >= 0.01 else 8
+    decimals = 2
+    if magnitude > 0:
+        decimals = min(8, max(2, _PRICE_SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(magnitude))))
     return f"{value:,.{decimals}f}"
 
 
@@ -133,6 +143,20 @@ def fmt_num(value: float | None, decimals: int = 2) -> str:
     return "n/a" if value is None else f"{value:,.{decimals}f}"
 
 
+def fmt_metric(key: str, value: float) -> str:
+    """A detector metric formatted by its name's unit: `*_usd` as money, `*_pct` as a signed percent,
+    prices as prices, counts as integers, anything else with two decimals."""
+    if key.endswith("_usd") or key == "quote_volume":
+        return fmt_usd(value)
+    if key.endswith("_pct"):
+        return fmt_pct(value)
+    if key in _PRICE_KEYS:
+        return fmt_price(value)
+    if key.endswith(("count", "_size")) or key == "confidence":
+        return fmt_num(value, 0)
+    return fmt_num(value, 2)
+
+
 def _environment(loader: ChoiceLoader, html: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=loader,
@@ -143,7 +167,9 @@ def _environment(loader: ChoiceLoader, html: bool) -> SandboxedEnvironment:
         auto_reload=False,
         finalize=None if html else _finalize_plain,
     )
-    env.filters.update(price=fmt_price, pct=fmt_pct, usd=fmt_usd, time_ms=fmt_time_ms, num=fmt_num)
+    env.filters.update(
+        price=fmt_price, pct=fmt_pct, usd=fmt_usd, time_ms=fmt_time_ms, num=fmt_num, metric=fmt_metric
+    )
     return env
 
 

@@ -14,6 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from cryptoradar.alerts.render import fmt_metric
 from cryptoradar.app import PipelineStats, Radar, settings_for, sim_options
 from cryptoradar.app.service import LoadSettings, reload_from
 from cryptoradar.config import Settings
@@ -106,7 +107,7 @@ def _view(radar: Radar, sim: Simulator, rates: _Rates, boot: _Bootstrap, started
     for column in ("detector", "kind", "symbol", "tf", "direction", "severity", "key numbers"):
         recent.add_column(column)
     for signal in reversed(stats.recent_signals):
-        numbers = ", ".join(f"{k}={v:.4g}" for k, v in list(signal.metrics.items())[:4])
+        numbers = ", ".join(f"{k} {fmt_metric(k, v)}" for k, v in list(signal.metrics.items())[:4])
         recent.add_row(
             signal.detector,
             signal.kind,

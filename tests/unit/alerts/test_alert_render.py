@@ -11,7 +11,7 @@ from signals import T0_NS, make_signal, make_trade
 
 from cryptoradar.alerts.enrich import MarketContextEnricher
 from cryptoradar.alerts.operator import IncidentKind, NoticeState, OperatorNotice, operator_signal
-from cryptoradar.alerts.render import Renderer, neutralise_mentions
+from cryptoradar.alerts.render import Renderer, fmt_metric, fmt_price, neutralise_mentions
 from cryptoradar.alerts.wallet import channel_disabled_signal, wallet_signal
 from cryptoradar.config.alerts import ChannelType
 from cryptoradar.events import BookTicker, Direction, Market, MarkPrice, Severity
@@ -21,17 +21,17 @@ HOSTILE = "<b>@everyone</b> & <@123> @here"
 
 def test_momentum_format() -> None:
     s = make_signal(
-        metrics={"strength": 8, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2}
+        metrics={"strength": 8.5, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2}
     )
     a = Renderer().render(s, 5, ChannelType.DISCORD, ["Regime: trending"])
     assert a.title == "🚀 BTCUSDT momentum 1m"
     lines = a.body.splitlines()
-    assert "Strength: 8/10" in lines
+    assert "Strength: 8.5/10" in lines
     assert "Move: +2.35% (3.1 ATR normalised)" in lines
     assert "Volume: +450.00% vs average, z-score 4.2" in lines
     assert "Bar close: 2025-12-31 23:59:59 UTC" in lines
     assert lines[-1] == "• Regime: trending"
-    assert a.fields[0] == ("Strength", "8/10")
+    assert a.fields[0] == ("Strength", "8.5/10")
     assert (a.alert_id, a.severity, a.ts_event_ns, a.body_html) == (5, Severity.HIGH, T0_NS, "")
 
 
@@ -169,3 +169,29 @@ def test_enricher_context_lines() -> None:
     ]
     stale = e.context_lines(make_signal(at_ns=T0_NS + 3600 * 1_000_000_000))
     assert stale == ["Hit rate of similar setups: n/a"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (88450.123, "88,450.12"),
+        (1_234_567.8, "1,234,567.80"),
+        (3.456712, "3.45671"),
+        (0.0123456, "0.0123456"),
+        (0.00012345, "0.00012345"),
+        (-64000.0, "-64,000.00"),
+        (0.0, "0.00"),
+    ],
+)
+def test_prices_keep_six_significant_digits_with_separators_and_never_scientific(
+    value: float, text: str
+) -> None:
+    assert fmt_price(value) == text
+
+
+def test_metrics_are_formatted_by_the_unit_in_their_name() -> None:
+    assert fmt_metric("entry", 88450.0) == "88,450.00"
+    assert fmt_metric("move_pct", 2.5) == "+2.50%"
+    assert fmt_metric("notional_usd", 2_500_000) == "$2.50M"
+    assert fmt_metric("group_size", 4.0) == "4"
+    assert fmt_metric("volume_z", 4.256) == "4.26"
