@@ -60,8 +60,15 @@ def test_silence_round_trip_and_bad_matcher(config_file: Path) -> None:
     )
     assert created.exit_code == 0, created.output
     silence_id = created.output.split()[1]
+    listed = runner.invoke(app, ["alerts", "silences", "-c", str(config_file)], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if f" {silence_id} " in line)
+    assert 'symbol="BTCUSDT"' in row
+    assert "active" in row
     assert runner.invoke(app, ["alerts", "unsilence", silence_id, "-c", str(config_file)]).exit_code == 0
     assert runner.invoke(app, ["alerts", "unsilence", silence_id, "-c", str(config_file)]).exit_code == 1
+    listed = runner.invoke(app, ["alerts", "silences", "-c", str(config_file)], terminal_width=200)
+    assert 'symbol="BTCUSDT"' not in listed.output
     bad = runner.invoke(app, ["alerts", "silence", "symbol", "-c", str(config_file)])
     assert bad.exit_code == 2
 
