@@ -12,11 +12,13 @@ FUTURES_INTERVALS = tuple(i for i in SPOT_INTERVALS if i != "1s")
 """Binance's kline interval names; USD-M has no `1s` (binance-protocol.md 4.1). Anything else is `-1120`."""
 
 
-def _known_intervals(key: str, intervals: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
+def require_intervals(key: str, intervals: tuple[str, ...], market: str = "spot") -> tuple[str, ...]:
+    """`intervals` when each is a Binance interval name of `market` (spot or usdm); else a one-line error."""
+    known = SPOT_INTERVALS if market == "spot" else FUTURES_INTERVALS
     unknown = [i for i in intervals if i not in known]
     if unknown:
         raise ValueError(
-            f"binance.{key}: {', '.join(map(repr, unknown))} is not a Binance interval (the exchange "
+            f"{key}: {', '.join(map(repr, unknown))} is not a Binance interval (the exchange "
             f"answers -1120); use some of {', '.join(known)} (names are case-sensitive)"
         )
     return intervals
@@ -78,12 +80,12 @@ class BinanceConfig(Section):
     @field_validator("spot_intervals")
     @classmethod
     def _spot_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _known_intervals("spot_intervals", value, SPOT_INTERVALS)
+        return require_intervals("binance.spot_intervals", value)
 
     @field_validator("futures_intervals")
     @classmethod
     def _futures_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _known_intervals("futures_intervals", value, FUTURES_INTERVALS)
+        return require_intervals("binance.futures_intervals", value, "usdm")
 
     @model_validator(mode="after")
     def _reconnect_range(self) -> BinanceConfig:

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cryptoradar.config.base import Section
+from cryptoradar.config.base import Section, require_at_most
+from cryptoradar.config.binance import require_intervals
 
 
 class SymbolGroup(StrEnum):
@@ -151,6 +152,14 @@ class RadarConfig(Section):
                 seen[symbol] = name
         return self
 
+    @model_validator(mode="after")
+    def _bounds_ascend(self) -> RadarConfig:
+        for name in ("strength_bounds", "volatility_bounds_pct"):
+            bounds: tuple[float, float, float] = getattr(self, name)
+            for i in range(len(bounds) - 1):
+                require_at_most(f"detectors.radar.{name}[{i}]", bounds[i], f"[{i + 1}]", bounds[i + 1])
+        return self
+
     def group_of(self, symbol: str) -> tuple[SymbolGroup, GroupThresholds]:
         """The group a symbol belongs to (the catch-all when it is listed nowhere)."""
         if symbol in self.majors.symbols:
@@ -196,6 +205,7 @@ class ConfluenceConfig(Section):
             raise ValueError("detectors.confluence: ema_fast_period must be below ema_slow_period")
         if not self.rsi_low < self.rsi_high:
             raise ValueError("detectors.confluence: rsi_low must be below rsi_high")
+        require_intervals("detectors.confluence.intervals", self.intervals, self.market)
         return self
 
 
@@ -229,6 +239,13 @@ class MomentumConfig(Section):
     timer releases them on the exchange clock). Final klines come 10-40 ms after close; 500 ms covers the
     universe's spread with room and keeps bar close -> alert under 2 s (docs/performance.md)."""
     cooldown_s: float = Field(default=1800.0, ge=0)
+
+    @model_validator(mode="after")
+    def _interval_names(self) -> MomentumConfig:
+        for market in self.markets:
+            require_intervals("detectors.momentum.timeframe", (self.timeframe,), market)
+            require_intervals("detectors.momentum.trend_timeframes", self.trend_timeframes, market)
+        return self
 
 
 class DetectorsConfig(Section):

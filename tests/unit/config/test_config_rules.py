@@ -47,6 +47,15 @@ def config_file(tmp_path: Path, content: str | bytes) -> Path:
             "storage:\n  postgres_pool_min_size: 5\n  postgres_pool_max_size: 2\n",
             ["storage.postgres_pool_min_size (5) exceeds postgres_pool_max_size (2)"],
         ),
+        ("detectors:\n  momentum:\n    timeframe: 7m\n", ["detectors.momentum.timeframe", "'7m'"]),
+        (
+            "detectors:\n  confluence:\n    market: usdm\n    intervals: [1s]\n",
+            ["detectors.confluence.intervals", "'1s'", "use some of 1m"],
+        ),
+        (
+            "detectors:\n  radar:\n    strength_bounds: [0.5, 0.3, 0.9]\n",
+            ["detectors.radar.strength_bounds[0] (0.5) exceeds [1] (0.3)"],
+        ),
         ("log:\n  level: LOUD\n", ["log.level", "use one of the listed values"]),
         ("storage:\n  backend: mysql\n", ["storage.backend", "use one of the listed values"]),
         (
