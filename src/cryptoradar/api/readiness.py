@@ -1,7 +1,9 @@
 """Readiness: pure checks over plain views, and `StandardHealth`, the usual `HealthSource`.
 
-Ready means: every upstream connection is CONNECTED, every series has a closed bar younger than
-`stale_after_intervals` intervals, the store accepts a write, and no notification channel has failed.
+Ready means: every source has bootstrapped every series it subscribed to (a series whose bootstrap failed
+counts as finished: it was warned about, and waiting on it would keep the service unready for good), every
+upstream connection is CONNECTED, every series has a closed bar younger than `stale_after_intervals`
+intervals, the store accepts a write, and no notification channel has failed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from cryptoradar.api.ports import AlertsView, MarketView
 from cryptoradar.api.views import (
+    BootstrapView,
     ChannelView,
     Check,
     CheckName,
@@ -28,6 +31,7 @@ _LISTED_MAX = 10
 
 StoreProbe = Callable[[], Awaitable[None]]
 """Performs a small write; raises when the store is not writable."""
+BootstrapSource = Callable[[], Sequence[BootstrapView]]
 
 
 def interval_ms(interval: str) -> int:
@@ -85,6 +89,20 @@ def check_freshness(symbols: Sequence[SymbolView]) -> Check:
     return Check(CheckName.FRESHNESS, True, f"{len(symbols)} series fresh")
 
 
+def check_bootstrap(progress: Sequence[BootstrapView]) -> Check:
+    """Ready once every source has discovered its universe and bootstrapped all of it (joiners included)."""
+    loading = [
+        f"{p.source} {p.series_done} of {p.series_total} series"
+        if p.discovered
+        else f"{p.source} discovering"
+        for p in progress
+        if not p.discovered or p.series_done < p.series_total
+    ]
+    if loading:
+        return Check(CheckName.BOOTSTRAP, False, f"bootstrapping: {_listed(loading)}")
+    return Check(CheckName.BOOTSTRAP, True, f"{sum(p.series_total for p in progress)} series bootstrapped")
+
+
 def check_channels(channels: Sequence[ChannelView]) -> Check:
     failed = [
         f"{c.channel} ({c.last_error})" if c.last_error else c.channel
@@ -110,16 +128,24 @@ class StandardHealth:
     """The usual `HealthSource`, built from the same views the API shows plus a store write probe."""
 
     def __init__(
-        self, market: MarketView, alerts: AlertsView, store_probe: StoreProbe, stale_after_intervals: float
+        self,
+        market: MarketView,
+        alerts: AlertsView,
+        store_probe: StoreProbe,
+        stale_after_intervals: float,
+        bootstrap: BootstrapSource | None = None,
     ) -> None:
         self._market = market
+        self._bootstrap = bootstrap
         self._alerts = alerts
         self._store_probe = store_probe
         self._stale_after_intervals = stale_after_intervals
 
     async def readiness(self) -> ReadinessReport:
+        bootstrap = [] if self._bootstrap is None else [check_bootstrap(self._bootstrap())]
         return ReadinessReport(
             [
+                *bootstrap,
                 check_connections(self._market.connections()),
                 check_freshness(symbol_views(self._market.symbols(), self._stale_after_intervals)),
                 await check_store(self._store_probe),

@@ -18,6 +18,7 @@ class CheckName(StrEnum):
     FRESHNESS = "freshness"
     STORE = "store"
     CHANNELS = "channels"
+    BOOTSTRAP = "bootstrap"
 
 
 class Check(msgspec.Struct, frozen=True):
@@ -26,6 +27,16 @@ class Check(msgspec.Struct, frozen=True):
     name: str
     ok: bool
     detail: str = ""
+
+
+class BootstrapView(msgspec.Struct, frozen=True):
+    """How far one source has loaded the history of its series (REST bars before the live stream counts)."""
+
+    source: str
+    discovered: bool
+    """Its first universe is known and that universe's bootstrap has finished."""
+    series_done: int
+    series_total: int
 
 
 class ReadinessReport(msgspec.Struct, frozen=True):

@@ -10,6 +10,7 @@ from cryptoradar.api.ports import AlertQuery
 from cryptoradar.api.readiness import StoreProbe
 from cryptoradar.api.views import (
     AlertView,
+    BootstrapView,
     ChannelView,
     ConnectionView,
     FailedDeliveryView,
@@ -127,6 +128,12 @@ class MarketAdapter:
             for symbol, age_ms in market.last_bar_age_ms.items():
                 out.append(SymbolFreshness(str(market.market), symbol, interval[0], age_ms))
         return out
+
+    def bootstrap(self) -> Sequence[BootstrapView]:
+        return [
+            BootstrapView(f"binance-{m.market}", m.bootstrapped, m.bootstrap_done, m.bootstrap_total)
+            for m in self._feed.state().markets
+        ]
 
     def connections(self) -> Sequence[ConnectionView]:
         return [

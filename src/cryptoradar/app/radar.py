@@ -18,6 +18,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -66,10 +67,13 @@ from cryptoradar.events import (
     WalletTrade,
 )
 from cryptoradar.notifications import Sink
-from cryptoradar.sim import SimOptions, Simulator
 from cryptoradar.sinks import build_sink
 from cryptoradar.sources.binance.feed import BinanceFeed, FeedState, ProgressCallback
 from cryptoradar.storage.factory import build_store
+
+if TYPE_CHECKING:
+    # The simulator (and numpy) is loaded only by the commands that start one.
+    from cryptoradar.sim import SimOptions, Simulator
 
 log = structlog.get_logger(__name__)
 
@@ -229,6 +233,7 @@ class Radar:
                     alerts_view,
                     store_probe(self.store, self._on_store_probe),
                     self.settings.api.stale_after_intervals,
+                    bootstrap=market_view.bootstrap,
                 ),
                 alerts=alerts_view,
                 market=market_view,
@@ -524,6 +529,8 @@ def settings_for(sim: Simulator, settings: Settings, var_dir: Path) -> Settings:
 
 
 def sim_options(settings: Settings) -> SimOptions:
+    from cryptoradar.sim import SimOptions
+
     sim = settings.sim
     return SimOptions(
         seed=sim.seed,

@@ -124,6 +124,11 @@ class MarketState(msgspec.Struct, frozen=True):
     bars_held: int
     last_bar_age_ms: dict[str, int]
     """Per symbol: exchange ms since the close of its newest closed bar (smallest interval)."""
+    bootstrapped: bool = False
+    """The first universe is discovered and every one of its series bootstrapped."""
+    bootstrap_done: int = 0
+    """Series whose bootstrap finished (anchored, or failed with a warning) of `bootstrap_total` begun."""
+    bootstrap_total: int = 0
 
 
 class FeedState(msgspec.Struct, frozen=True):
@@ -147,6 +152,8 @@ class MarketFeed:
     refresh_wanted: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the streams hint at a universe change; the run loop refreshes from REST early."""
     refreshes: int = 0
+    bootstrap_done: int = 0
+    bootstrap_total: int = 0
 
 
 class BinanceFeed:
@@ -254,6 +261,9 @@ class BinanceFeed:
                     feed.closer.emitted_closed,
                     feed.closer.held_count(),
                     ages,
+                    feed.bootstrapped.is_set(),
+                    feed.bootstrap_done,
+                    feed.bootstrap_total,
                 )
             )
         return FeedState(markets, len(self.queue), self.queue.dropped)
@@ -482,6 +492,7 @@ class BinanceFeed:
         """Anchor every (symbol, interval) series: from the persisted map, else the last N REST bars."""
         todo = [(s, i) for s in sorted(symbols) for i in feed.intervals if not feed.closer.is_anchored(s, i)]
         total, done = len(todo), 0
+        feed.bootstrap_total += total
         sem = asyncio.Semaphore(self.config.rest_concurrency)
         bars = max(1, self.config.bootstrap_bars)
 
@@ -498,6 +509,7 @@ class BinanceFeed:
                         await asyncio.sleep(max(0.5, e.retry_after_s or 0.0))
                     except PermanentError as e:
                         log.warning("bootstrap_failed", symbol=symbol, interval=interval, error=str(e))
+                        feed.bootstrap_done += 1  # finished: readiness must not wait for it forever
                         return
             bars_out = feed.closer.on_rest_bars(symbol, interval, rows, requested_at_ms)
             if not feed.closer.is_anchored(symbol, interval):
@@ -514,6 +526,7 @@ class BinanceFeed:
             for bar in bars_out:
                 await self._put_kept(bar)
             done += 1
+            feed.bootstrap_done += 1
             if self._progress is not None:
                 self._progress(feed.market, done, total)
 
