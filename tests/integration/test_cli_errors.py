@@ -184,6 +184,7 @@ def test_run_without_network_names_the_host_and_fails_on_ctrl_c(tmp_path: Path) 
         assert child.stderr is not None
         for line in child.stderr:  # wait until it has tried and failed to reach Binance
             if "binance_unreachable" in line:
+                assert "unreachable at spot-api.invalid" in line or "unreachable at futures-api.invalid" in line
                 break
         child.send_signal(signal.SIGINT)
         rest = child.stderr.read()

@@ -29,6 +29,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -441,7 +442,8 @@ class BinanceRest:
             # is already paced by the retry backoff.
             self.breaker.before_abandoned()
             REST_REQUESTS.labels(self.market, endpoint.value, "network").inc()
-            raise RetryableError(f"{self.market} REST unreachable: {type(e).__name__}") from e
+            host = urlsplit(url).hostname
+            raise RetryableError(f"{self.market} REST unreachable at {host}: {type(e).__name__}") from e
         finally:
             self.gate.release(weight, header_used)
         REST_REQUESTS.labels(self.market, endpoint.value, str(status)).inc()
