@@ -39,6 +39,7 @@ console = Console()
 err_console = Console(stderr=True)
 _BIND_ADDRESS = re.compile(r"address \('?([^',]*)'?, (\d+)")
 """asyncio's bind error: "error while attempting to bind on address ('127.0.0.1', 8080): ..."."""
+_SIM_PORTS = "sim.spot_port / sim.futures_port; 0 picks a free one"
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (default: packaged defaults).")
@@ -169,7 +170,7 @@ def demo(
         run_demo(settings, duration, console, stop, reload, load_again, state_dir),
         stop,
         reload,
-        port_setting="sim.spot_port / sim.futures_port; 0 picks a free one",
+        port_setting=_SIM_PORTS,
     )
 
 
@@ -244,7 +245,11 @@ def sim(config: ConfigOption = None) -> None:
     settings = _load(config)
     _configure_logging(settings)
     stop = asyncio.Event()
-    _run_until_signalled(run_simulator(sim_options(settings), stop, announce=console.print), stop)
+    _run_until_signalled(
+        run_simulator(sim_options(settings), stop, announce=console.print),
+        stop,
+        port_setting=_SIM_PORTS,
+    )
 
 
 @app.command()
@@ -413,6 +418,18 @@ def evaluate(
     market: Annotated[
         str | None, typer.Option(help="spot or usdm, for candle files whose name cannot tell (default spot).")
     ] = None,
+    score_from: Annotated[
+        str | None,
+        typer.Option(help="With --candles: score from this UTC date (YYYY-MM-DD); all data warms up."),
+    ] = None,
+    score_to: Annotated[str | None, typer.Option(help="With --candles: score before this UTC date.")] = None,
+    fee_pct: Annotated[
+        float,
+        typer.Option(help="With --candles: fee plus slippage per side, percent (confluence net rates)."),
+    ] = 0.1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="With --candles: also write the report as JSON here.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Precision and recall of every detector against the simulator's labelled scenarios: of its signals,
@@ -427,7 +444,7 @@ def evaluate(
 
     settings = _load(config)
     if candles:
-        _evaluate_candles(candles, market, settings)
+        _evaluate_candles(candles, market, settings, (score_from, score_to, fee_pct, json_out))
         return
     report = evaluate_command(
         [int(s) for s in seeds.split(",") if s],
@@ -442,16 +459,23 @@ def evaluate(
     console.print(render_suppressed_table(report))
 
 
-def _evaluate_candles(paths: list[Path], market: str | None, settings: Settings) -> None:
+def _evaluate_candles(
+    paths: list[Path],
+    market: str | None,
+    settings: Settings,
+    scoring: tuple[str | None, str | None, float, Path | None],
+) -> None:
     from rich.markup import escape
 
     from cryptoradar.evaluate.candles import evaluate_candles, render_candle_table
+    from cryptoradar.evaluate.real_report import real_options, real_report, render_real_tables
     from cryptoradar.events import Market
 
     _configure_logging(settings)
     try:
         if market not in (None, *Market):
             raise ValueError(f"--market {market}: use spot or usdm")
+        options = real_options(*scoring[:3])
         evaluation = evaluate_candles(paths, settings.detectors, Market(market) if market else None)
     except ValueError as e:
         err_console.print(f"[red]evaluate[/red]: {escape(str(e))}", soft_wrap=True)
@@ -459,6 +483,11 @@ def _evaluate_candles(paths: list[Path], market: str | None, settings: Settings)
     for line in evaluation.timeframes.notes():
         (err_console if "never fire" in line else console).print(line, markup=False, soft_wrap=True)
     console.print(render_candle_table(evaluation))
+    report = real_report(evaluation, options)
+    for table in render_real_tables(report):
+        console.print(table, width=max(console.width, 200))  # many columns: wider than a terminal
+    if scoring[3] is not None:
+        scoring[3].write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
 
 
 @bench_app.command("wallets")
