@@ -155,6 +155,16 @@ def test_run_with_an_unreadable_database_names_its_path(
     assert "storage.sqlite_path" in line
 
 
+def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    dsn = f"postgresql://radar:canary-pw-8812@127.0.0.1:{port}/radar"
+    env = offline(CRYPTORADAR__STORAGE__BACKEND="postgres", CRYPTORADAR__STORAGE__POSTGRES_DSN=dsn)
+    line = one_line_error(["run"], env, tmp_path)
+    assert f"cannot connect to PostgreSQL at postgresql://radar:***@127.0.0.1:{port}/radar" in line
+    assert "storage.postgres_dsn" in line
+    assert "canary-pw-8812" not in line
+
+
 def test_run_with_the_api_port_in_use(tmp_path: Path) -> None:
     with port_taken() as port:
         line = one_line_error(["run"], offline(CRYPTORADAR__API__PORT=str(port)), tmp_path)
@@ -184,7 +194,9 @@ def test_run_without_network_names_the_host_and_fails_on_ctrl_c(tmp_path: Path) 
         assert child.stderr is not None
         for line in child.stderr:  # wait until it has tried and failed to reach Binance
             if "binance_unreachable" in line:
-                assert "unreachable at spot-api.invalid" in line or "unreachable at futures-api.invalid" in line
+                assert (
+                    "unreachable at spot-api.invalid" in line or "unreachable at futures-api.invalid" in line
+                )
                 break
         child.send_signal(signal.SIGINT)
         rest = child.stderr.read()

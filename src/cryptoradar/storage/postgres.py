@@ -130,7 +130,10 @@ class PostgresStore:
             )
         except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             message = _scrub(f"{type(e).__name__}: {e}", dsn)
-            raise RetryableError(f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: {message}") from None
+            raise RetryableError(
+                f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: {message}; start the server or fix "
+                "storage.postgres_dsn"
+            ) from None
         try:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
