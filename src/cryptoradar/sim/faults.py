@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import random
+import string
 import time
+
+from aiohttp import WSCloseCode
 
 from cryptoradar.events import Market
 from cryptoradar.sim import wire
@@ -17,7 +20,16 @@ def apply_fault(fault: Fault, hub: WsHub, gate: RestGate, rng: random.Random, no
     """Injects `fault` into this market (the caller has already matched `fault.market`)."""
     hub.stats.count_fault(fault.kind.value)
     if fault.kind is FaultKind.REST_ERRORS:
-        gate.forced.extend([fault.status] * fault.count)
+        gate.forced.extend([(fault.status, fault.retry_after)] * fault.count)
+        return
+    if fault.kind is FaultKind.BROKEN_EXCHANGE_INFO:
+        gate.broken_exchange_info += fault.count
+        return
+    if fault.kind is FaultKind.JUNK_STREAMS:
+        hub.send_all_raw(lambda conn: junk_stream_frames(conn, fault.count, rng, now_ms), fault.fraction, rng)
+        return
+    if fault.kind is FaultKind.HUGE_FRAME:
+        hub.send_all_raw(lambda conn: [huge_frame(conn)], fault.fraction, rng)
         return
     if fault.kind is FaultKind.SERVER_SHUTDOWN:
         if fault.market is None and hub.market is not Market.SPOT:
@@ -31,6 +43,8 @@ def apply_fault(fault: Fault, hub: WsHub, gate: RestGate, rng: random.Random, no
     for conn in hub.pick(fault.fraction, rng):
         if fault.kind is FaultKind.DROP_CONNECTIONS:
             hub.drop(conn)
+        elif fault.kind is FaultKind.POLICY_CLOSE:
+            hub._close_soon(conn, WSCloseCode.POLICY_VIOLATION, "Policy violation", "fault")
         elif fault.kind is FaultKind.STALL and fault.stream is not None:
             conn.stalled_streams[fault.stream] = until
         elif fault.kind is FaultKind.STALL:
@@ -61,3 +75,25 @@ def malformed_frames(conn: Connection, count: int, now_ms: int) -> list[str]:
         conn.frame("nosuch@stream", wire.encode({"e": "mystery", "E": now_ms})),
     ]
     return [kinds[i % len(kinds)] for i in range(count)]
+
+
+HUGE_FRAME_BYTES = 10 * 2**20
+
+
+def huge_frame(conn: Connection) -> str:
+    """A 10 MB frame on one of the connection's streams (a client limits frames to less)."""
+    stream = next(iter(conn.subs), "btcusdt@kline_1m")
+    return conn.frame(stream, '{"e":"kline","pad":"' + "x" * HUGE_FRAME_BYTES + '"}')
+
+
+_NAME_CHARS = string.ascii_letters + string.digits + "@!_-<>*[]()"
+
+
+def junk_stream_frames(conn: Connection, count: int, rng: random.Random, now_ms: int) -> list[str]:
+    """`count` well-formed aggTrades, each on a fresh random stream name of 8 to 1,000 characters."""
+    frames: list[str] = []
+    for i in range(count):
+        name = "".join(rng.choices(_NAME_CHARS, k=rng.randint(8, 1000)))
+        trade = wire.agg_trade(Market.SPOT, "JUNKUSDT", i, "1.5", "2", i, now_ms, False, now_ms)
+        frames.append(conn.frame(name, wire.encode(trade)))
+    return frames

@@ -97,7 +97,15 @@ class FaultKind(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     """Send the `serverShutdown` event (spot) to every connection; they stay open."""
     REST_ERRORS = "rest_errors"
-    """Answer the next `count` REST requests with `status` (429, 418 or 5xx)."""
+    """Answer the next `count` REST requests with `status` (429, 418 or 5xx); 429/418 carry `retry_after`."""
+    JUNK_STREAMS = "junk_streams"
+    """Send `count` well-formed frames per connection on random stream names nobody subscribed to."""
+    HUGE_FRAME = "huge_frame"
+    """Send one 10 MB frame to each connection (over the client's frame size limit)."""
+    POLICY_CLOSE = "policy_close"
+    """Close connections with 1008 (policy violation), as Binance does on a broken limit."""
+    BROKEN_EXCHANGE_INFO = "broken_exchange_info"
+    """Answer the next `count` exchangeInfo requests with 200 and a truncated body."""
     LIST_SYMBOL = "list_symbol"
     """List the next held-back symbol of `market` (see `SimOptions.spot_listings`)."""
     DELIST_SYMBOL = "delist_symbol"
@@ -118,6 +126,7 @@ class Fault:
     stream: str | None = None
     count: int = 1
     status: int = 503
+    retry_after: str = "1"
     duration_wall_s: float | None = None
     symbol: str | None = None
     remove: bool = False

@@ -60,8 +60,10 @@ class RestGate:
         self._rejected_minute = -1
         self._rejected = 0
         self._banned_until_ms = 0
-        self.forced: deque[int] = deque()
-        """HTTP statuses to answer the next requests with (REST_ERRORS fault), oldest first."""
+        self.forced: deque[tuple[int, str]] = deque()
+        """(HTTP status, Retry-After) to answer the next requests with (REST_ERRORS fault), oldest first."""
+        self.broken_exchange_info = 0
+        """exchangeInfo requests still to answer with a truncated body (BROKEN_EXCHANGE_INFO fault)."""
 
     def route(
         self, app: web.Application, path: str, handler: Handler, weight: WeightFn, header: bool = True
@@ -105,9 +107,14 @@ class RestGate:
         """The error response this request gets instead of an answer, or None (weight then charged)."""
         now = self._now_ms()
         minute = now // 60_000 * 60_000
+        if self.broken_exchange_info and request.path.endswith("/exchangeInfo"):
+            self.broken_exchange_info -= 1
+            return web.Response(
+                status=200, body=b'{"symbols":[{"symbol":"BTC', content_type="application/json"
+            )
         if self.forced:
-            status = self.forced.popleft()
-            headers = {"Retry-After": "1"} if status in (418, 429) else None
+            status, retry_after = self.forced.popleft()
+            headers = {"Retry-After": retry_after} if status in (418, 429) else None
             return _error(status, -1003 if status in (418, 429) else -1001, "Injected failure.", headers)
         if now < self._banned_until_ms:
             retry = self._wall_seconds_until(self._banned_until_ms)
