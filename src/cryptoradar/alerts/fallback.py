@@ -138,6 +138,15 @@ class OperatorDesk:
         else:
             self._raise(self._watch.on_store_error(error, now_ns))
 
+    def on_task_failed(self, task: str, error: str, restart_in_s: float) -> None:
+        self._raise(self._watch.on_task_failed(task, error, restart_in_s, self._clock.now_ns()))
+
+    def on_task_recovered(self, task: str) -> None:
+        self._raise(self._watch.on_task_recovered(task, self._clock.now_ns()))
+
+    def on_unhandled_error(self, where: str, error: str) -> None:
+        self._raise(self._watch.on_unhandled_error(where, error, self._clock.now_ns()))
+
     @property
     def open_incidents(self) -> list[tuple[IncidentKind, str]]:
         return self._watch.open_incidents

@@ -17,6 +17,10 @@ is what failed). Incidents, one per (kind, subject):
 - CHANNEL_DISABLED (subject: the channel): a permanent delivery error disabled it until restart.
 - STORE_UNWRITABLE (subject: "store"): `store_failures_before_alert` consecutive failed writes;
   resolved by the next successful write.
+- TASK_FAILED (subject: the task's name): a supervised task died and is being restarted; resolved when
+  it has run again for a while (the supervisor decides). Its reminders follow `repeat_interval_s`.
+- UNHANDLED_ERROR (subject: where it happened): an exception nothing handled (the event loop's
+  handler, an event the pipeline could not process). No recovery; reminded after `repeat_interval_s`.
 
 An incident that is still open and triggers again is announced again only after `repeat_interval_s`
 (Alertmanager's repeat_interval), so a condition that never reports recovery still reminds, rarely.
@@ -42,6 +46,8 @@ class IncidentKind(StrEnum):
     FEED_OPERATOR = "feed_operator"
     CHANNEL_DISABLED = "channel_disabled"
     STORE_UNWRITABLE = "store_unwritable"
+    TASK_FAILED = "task_failed"
+    UNHANDLED_ERROR = "unhandled_error"
 
 
 class NoticeState(StrEnum):
@@ -148,6 +154,25 @@ class OperatorWatch:
         self._store_failures = 0
         return self._resolve(
             IncidentKind.STORE_UNWRITABLE, STORE_SUBJECT, now_ns, "alert store writable again"
+        )
+
+    def on_task_failed(self, task: str, error: str, restart_in_s: float, now_ns: int) -> list[OperatorNotice]:
+        return self._open_incident(
+            IncidentKind.TASK_FAILED,
+            task,
+            now_ns,
+            f"task {task} died",
+            f"{error[:500]}; restarting it in {restart_in_s:.1f} s. If it cannot recover, the process "
+            "exits non-zero so its service manager restarts it",
+        )
+
+    def on_task_recovered(self, task: str, now_ns: int) -> list[OperatorNotice]:
+        return self._resolve(IncidentKind.TASK_FAILED, task, now_ns, f"task {task} running again")
+
+    def on_unhandled_error(self, where: str, error: str, now_ns: int) -> list[OperatorNotice]:
+        # Never resolved: the open incident only rate-limits how often the same place is announced.
+        return self._open_incident(
+            IncidentKind.UNHANDLED_ERROR, where, now_ns, f"unhandled error in {where}", error[:500]
         )
 
     def poll(self, now_ns: int) -> list[OperatorNotice]:

@@ -407,6 +407,11 @@ class AlertService:
         """A write to the store succeeded outside this service."""
         self._operator.on_store_result(None)
 
+    @property
+    def operator(self) -> OperatorDesk:
+        """Where the owner reports task deaths and unhandled errors (`OperatorDesk.on_task_failed`...)."""
+        return self._operator
+
     def operator_incidents(self) -> list[tuple[IncidentKind, str]]:
         """Open incidents as (kind, subject)."""
         return self._operator.open_incidents

@@ -34,7 +34,18 @@ class AlertQuery(msgspec.Struct, frozen=True):
     before_id: int | None = None
 
 
+class Liveness(msgspec.Struct, frozen=True):
+    """What `/healthz` answers (503 when not alive): the process can still make progress."""
+
+    alive: bool
+    detail: str
+
+
 class HealthSource(Protocol):
+    def liveness(self) -> Liveness:
+        """Cheap and synchronous: `/healthz` is probed often and must answer even when the store hangs."""
+        ...
+
     async def readiness(self) -> ReadinessReport:
         """Every readiness check; `api.readiness` builds the usual ones from plain inputs."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from cryptoradar.api.ports import AlertsView, MarketView
+from cryptoradar.api.ports import AlertsView, Liveness, MarketView
 from cryptoradar.api.views import (
     BootstrapView,
     ChannelView,
@@ -29,6 +29,7 @@ _MONTH_MS = 2_592_000_000
 _LISTED_MAX = 10
 """Details name at most this many offenders, then a count: a 400-symbol outage stays readable."""
 
+LivenessSource = Callable[[], Liveness]
 StoreProbe = Callable[[], Awaitable[None]]
 """Performs a small write; raises when the store is not writable."""
 BootstrapSource = Callable[[], Sequence[BootstrapView]]
@@ -134,12 +135,17 @@ class StandardHealth:
         store_probe: StoreProbe,
         stale_after_intervals: float,
         bootstrap: BootstrapSource | None = None,
+        liveness: LivenessSource | None = None,
     ) -> None:
         self._market = market
+        self._liveness = liveness
         self._bootstrap = bootstrap
         self._alerts = alerts
         self._store_probe = store_probe
         self._stale_after_intervals = stale_after_intervals
+
+    def liveness(self) -> Liveness:
+        return Liveness(True, "no liveness check") if self._liveness is None else self._liveness()
 
     async def readiness(self) -> ReadinessReport:
         bootstrap = [] if self._bootstrap is None else [check_bootstrap(self._bootstrap())]

@@ -1,7 +1,7 @@
 """`ApiServer`: one aiohttp server for health, metrics, the JSON API, live events and the dashboard.
 
 Routes (all JSON unless noted):
-  GET  /healthz                 process alive (never needs the token)
+  GET  /healthz                 process alive and its pipeline advancing, else 503 (never needs the token)
   GET  /readyz                  readiness checks; 503 with the failing checks explained
   GET  /metrics                 Prometheus text format
   GET  /api/alerts              ?symbol=&detector=&since_ms=&until_ms=&limit=&cursor=  newest first
@@ -268,7 +268,10 @@ class ApiServer:
     # --- health and metrics --------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        return _json({"status": "ok"})
+        liveness = self._health.liveness()
+        if liveness.alive:
+            return _json({"status": "ok"})
+        return _json({"status": "stalled", "detail": liveness.detail}, 503)
 
     async def _readyz(self, request: web.Request) -> web.Response:
         report = await self._health.readiness()

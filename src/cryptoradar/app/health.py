@@ -1,15 +1,17 @@
-"""The periodic `health_summary` log event: gathers the app's numbers for `api.summary`."""
+"""The periodic `health_summary` log event (the numbers for `api.summary`) and the pipeline liveness check."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import msgspec
 import structlog
 
+from cryptoradar.api.ports import Liveness
 from cryptoradar.api.summary import (
     ErrorWindow,
     HealthSummary,
@@ -68,6 +70,35 @@ class HealthTracker:
                 deliveries=deliveries_from_counters(samples),
             )
         )
+
+
+class PipelineLiveness:
+    """The liveness check behind `/healthz`: alive unless events are queued and the pipeline has taken
+    none for `stall_s` (it is stuck in one, or dead and not yet restarted). An idle pipeline with an
+    empty queue is alive however long it waits."""
+
+    def __init__(
+        self, queued: Callable[[], int], stall_s: float, now_s: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._queued = queued
+        self._stall_s = stall_s
+        self._now_s = now_s
+        self._advanced_s = now_s()
+
+    def advanced(self) -> None:
+        """The pipeline took an event (or finished one)."""
+        self._advanced_s = self._now_s()
+
+    def check(self) -> Liveness:
+        queued = self._queued()
+        still_s = self._now_s() - self._advanced_s
+        if queued and still_s > self._stall_s:
+            return Liveness(
+                False,
+                f"pipeline stalled: {queued} events queued and none taken for {still_s:.0f} s "
+                f"(lifecycle.pipeline_stall_s = {self._stall_s:g})",
+            )
+        return Liveness(True, f"pipeline advancing ({queued} events queued)")
 
 
 class ErrorLogCounter(logging.Handler):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +29,8 @@ from cryptoradar.alerts.service import AlertService
 from cryptoradar.api import ApiServer, LiveHub, LiveKind, StandardHealth, secret_values
 from cryptoradar.api.summary import HealthSummary
 from cryptoradar.api.views import AlertView
-from cryptoradar.app.health import ErrorLogCounter, HealthTracker, log_health_summaries
+from cryptoradar.app.guard import Outcome, PipelineErrors, Stage, with_store_retry
+from cryptoradar.app.health import ErrorLogCounter, HealthTracker, PipelineLiveness, log_health_summaries
 from cryptoradar.app.http import AlertsAdapter, MarketAdapter, RecentBars, store_probe
 from cryptoradar.app.logs import configure_logging_for
 from cryptoradar.app.reload import ReloadPlan, plan_reload, rebuild_detectors, warm
@@ -52,7 +53,7 @@ from cryptoradar.config.binance import MarketEndpoints
 from cryptoradar.core.clock import Clock, SystemClock
 from cryptoradar.core.intervals import FIXED_INTERVAL_MS
 from cryptoradar.core.metrics import ALERTS_SUPPRESSED, BUILD_INFO, EVENT_TO_SIGNAL_S, HISTORY_SIGNALS
-from cryptoradar.core.supervisor import TaskSupervisor
+from cryptoradar.core.supervisor import RestartPolicy, TaskSupervisor
 from cryptoradar.detectors.engine import DetectorSet
 from cryptoradar.events import (
     Bar,
@@ -169,7 +170,20 @@ class Radar:
         self._on_health_summary = on_health_summary
         self._resume_series = resume_series
         self._journal: BarJournal | None = None
-        self._supervisor = TaskSupervisor("radar")
+        lifecycle = settings.lifecycle
+        self._supervisor = TaskSupervisor(
+            "radar",
+            RestartPolicy(
+                lifecycle.task_restart_initial_s,
+                lifecycle.task_restart_max_s,
+                lifecycle.task_restart_give_up_s,
+            ),
+            events=self,
+        )
+        self.failed = asyncio.Event()
+        """Set when a task could not recover: the service stops and the process exits non-zero."""
+        self.liveness = PipelineLiveness(lambda: len(self.feed.queue), lifecycle.pipeline_stall_s)
+        self._errors = PipelineErrors()
         self._pipeline_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._waiting_for_event = False
@@ -212,6 +226,7 @@ class Radar:
     async def start(self) -> None:
         """Store, saved series state, alerts (resumes pending deliveries), pipeline, feed, API, tasks."""
         self._error_counter.install()
+        asyncio.get_running_loop().set_exception_handler(self._on_loop_exception)
         await self.store.open()
         if self._resume_series:
             await self._restore_series()
@@ -220,8 +235,8 @@ class Radar:
         await self._load_hit_rates()
         await self.alerts.start()
         await self.wallets.start()
-        self._pipeline_task = self._supervisor.start(self._pipeline(), "pipeline")
-        self._supervisor.start(self._release_held_bars(), "bar-close-release")
+        self._pipeline_task = self._supervisor.keep(self._pipeline, "pipeline")
+        self._supervisor.keep(self._release_held_bars, "bar-close-release")
         await self.feed.start()
         market_view = MarketAdapter(self.feed, self.recent_bars)
         if self.settings.api.enabled:
@@ -234,6 +249,7 @@ class Radar:
                     store_probe(self.store, self._on_store_probe),
                     self.settings.api.stale_after_intervals,
                     bootstrap=market_view.bootstrap,
+                    liveness=self.liveness.check,
                 ),
                 alerts=alerts_view,
                 market=market_view,
@@ -243,8 +259,9 @@ class Radar:
             )
             self.api_port = await self.api.start()
         lifecycle = self.settings.lifecycle
-        self._supervisor.start(
-            log_health_summaries(
+        self._supervisor.keep(
+            functools.partial(
+                log_health_summaries,
                 self.health,
                 market_view.connections,
                 lifecycle.health_summary_interval_s,
@@ -252,7 +269,9 @@ class Radar:
             ),
             "health-summary",
         )
-        self._supervisor.start(self._save_state_every(lifecycle.state_save_interval_s), "save-state")
+        self._supervisor.keep(
+            functools.partial(self._save_state_every, lifecycle.state_save_interval_s), "save-state"
+        )
         compiled = compiled_in_use()
         BUILD_INFO.labels(__version__, str(compiled).lower()).set(1)
         log.info(
@@ -282,27 +301,34 @@ class Radar:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Within about `timeout_s`: stop the feed, process everything it queued, flush the detectors,
-        save the series state, flush the outbox, then close the API and the store."""
-        await self.feed.stop(timeout_s * 0.2)
-        await self.wallets.stop(timeout_s * 0.1)
-        await self._finish_pipeline(timeout_s * 0.2)
-        await self._supervisor.stop(1.0)
-        if self._releasing is not None:
-            await self._releasing  # signals the timer released are already out of the detectors
-        for signal in self.detectors.flush():
-            await self._submit(signal)
-        await self.save_state()
-        await save_recent_bars(self.store, self.recent_bars.history())
-        async with self._alerts_lock:
-            await self.alerts.stop(flush_timeout_s=timeout_s * 0.4)
-        if self.api is not None:
-            await self.api.stop()
+        save the series state, flush the outbox, then close the API and the store. Every step runs even
+        when an earlier one failed (each failure is logged): the outbox flush above all."""
+        await _step("feed", lambda: self.feed.stop(timeout_s * 0.2))
+        await _step("wallets", lambda: self.wallets.stop(timeout_s * 0.1))
+        await _step("pipeline", lambda: self._finish_pipeline(timeout_s * 0.2))
+        await _step("tasks", lambda: self._supervisor.stop(1.0))
+        releasing = self._releasing
+        if releasing is not None:
+            # Signals the timer released are already out of the detectors.
+            await _step("release", lambda: asyncio.wait([releasing]))
+        await _step("detectors", lambda: self._submit_all(self.detectors.flush()))
+        await _step("series-state", self.save_state)
+        await _step("recent-bars", lambda: save_recent_bars(self.store, self.recent_bars.history()))
+        await _step("outbox", lambda: self._stop_alerts(timeout_s * 0.4))
+        api, journal = self.api, self._journal
+        if api is not None:
+            await _step("api", api.stop)
         self.live.close()
-        if self._journal is not None:
-            self._journal.close()
-        await self.store.close()
+        if journal is not None:
+            await _step("journal", lambda: asyncio.to_thread(journal.close))
+        await _step("store", self.store.close)
         self._error_counter.remove()
+        asyncio.get_running_loop().set_exception_handler(None)
         log.info("radar_stopped", **self.summary())
+
+    async def _stop_alerts(self, flush_timeout_s: float) -> None:
+        async with self._alerts_lock:
+            await self.alerts.stop(flush_timeout_s=flush_timeout_s)
 
     async def _finish_pipeline(self, timeout_s: float) -> None:
         """Let the pipeline handle what is queued; cancel it only while it waits for an event, never
@@ -317,6 +343,7 @@ class Radar:
                 log.warning("pipeline_drain_timeout", timeout_s=timeout_s, queued=len(self.feed.queue))
         while len(self.feed.queue):
             await self._handle(self.feed.queue.get_nowait())
+            self.liveness.advanced()
 
     async def save_state(self) -> None:
         await save_last_closed(self.store, self.processed.last_closed)
@@ -344,8 +371,7 @@ class Radar:
                 configure_logging_for(new)
             if "detectors" in sections:
                 self.detectors, held = rebuild_detectors(self.detectors, old, new, self.recent_bars.history())
-                for signal in held:
-                    await self._submit(signal)
+                await self._submit_all(held)
             if "alerts" in sections:
                 async with self._alerts_lock:
                     await self.alerts.stop(flush_timeout_s=_RELOAD_FLUSH_S)
@@ -384,12 +410,22 @@ class Radar:
                     event = await queue.get()
                 finally:
                     self._waiting_for_event = False
+            self.liveness.advanced()
             await self._handle(event)
 
     async def _handle(self, event: Event) -> None:
-        self._observe(event)
-        for signal in self.detectors.on_event(event):
-            await self._submit(signal)
+        """One event through the pipeline; a failure in it is counted and logged (`app.guard`), and the
+        next event is handled as usual."""
+        try:
+            self._observe(event)
+        except Exception as e:
+            self._errors.record(Stage.OBSERVE, e, Outcome.SKIPPED, event=type(event).__name__)
+        try:
+            signals = self.detectors.on_event(event)
+        except Exception as e:
+            self._errors.record(Stage.DETECT, e, Outcome.SKIPPED, event=type(event).__name__)
+            return
+        await self._submit_all(signals)
 
     def _observe(self, event: Event) -> None:
         stats = self.stats
@@ -438,8 +474,18 @@ class Radar:
                 self._releasing = None
 
     async def _submit_all(self, signals: list[Signal]) -> None:
+        """Each signal on its own: one that cannot be admitted (a transient store error is retried until
+        it can) is counted, logged and announced to the operator, and the others still go."""
         for signal in signals:
-            await self._submit(signal)
+            try:
+                await self._submit(signal)
+            except Exception as e:
+                self._errors.record(
+                    Stage.ADMIT, e, Outcome.SKIPPED, symbol=signal.symbol, detector=signal.detector
+                )
+                self.alerts.operator.on_unhandled_error(
+                    "pipeline", f"a {signal.detector} signal on {signal.symbol} got no alert: {e!r}"
+                )
 
     def _exchange_now_ms(self, market: Market) -> int:
         """The feed's estimate of the exchange's clock: ours plus the offset measured by `GET time`."""
@@ -447,6 +493,31 @@ class Radar:
             return self.feed.market(market).rest.server.now_ms()
         except KeyError:  # a market this feed does not watch
             return self.clock.now_ns() // 1_000_000
+
+    # --- what the supervisor and the event loop report ---------------------------------------------
+
+    def on_task_failed(self, task: str, error: BaseException, restart_in_s: float) -> None:
+        self.alerts.operator.on_task_failed(task, repr(error), restart_in_s)
+
+    def on_task_recovered(self, task: str) -> None:
+        self.alerts.operator.on_task_recovered(task)
+
+    def on_gave_up(self, task: str, error: BaseException) -> None:
+        self.alerts.operator.on_unhandled_error(
+            task, f"{error!r}; it kept failing, so the service stops and exits non-zero to be restarted"
+        )
+        self.failed.set()
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """What no task handled (a callback, a never-awaited task's error): logged as asyncio does, and
+        announced to the operator (rate limited per place)."""
+        loop.default_exception_handler(context)
+        error = context.get("exception")
+        where = context.get("task") or context.get("future") or context.get("handle") or "event loop"
+        name = where.get_name() if isinstance(where, asyncio.Task) else str(where)[:200]
+        self.alerts.operator.on_unhandled_error(
+            name, repr(error) if error is not None else str(context.get("message", "unknown error"))
+        )
 
     def _publish_status(self, status: FeedStatus) -> None:
         self.health.on_status(status)
@@ -484,7 +555,9 @@ class Radar:
         with structlog.contextvars.bound_contextvars(symbol=signal.symbol, detector=signal.detector):
             async with self._alerts_lock:
                 self.alerts.enricher.observe(signal)
-                admission = await self.alerts.admit(signal)
+                admission = await with_store_retry(
+                    lambda: self.alerts.admit(signal), self._errors, lambda: self._stopping
+                )
         self.stats.on_outcome(signal, admission.suppressed)
         if admission.alert_id is not None:
             self.live.publish(
@@ -543,3 +616,11 @@ def sim_options(settings: Settings) -> SimOptions:
         spot_port=sim.spot_port,
         futures_port=sim.futures_port,
     )
+
+
+async def _step(name: str, step: Callable[[], Awaitable[object]]) -> None:
+    """One shutdown step: a failure is logged and the next steps still run."""
+    try:
+        await step()
+    except Exception as e:
+        log.error("shutdown_step_failed", step=name, error=repr(e), exc_info=e)

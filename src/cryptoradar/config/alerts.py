@@ -55,6 +55,8 @@ class Matcher(Section):
         return f'{self.name}{self.op.value}"{self.value}"'
 
 
+_EMAIL_SEND_SLACK_S = 5.0
+"""Added to an e-mail channel's retry budget for its default `send_timeout_s`."""
 _MATCHER_TEXT = re.compile(
     r'^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$'
 )
@@ -130,8 +132,28 @@ class EmailChannel(_ChannelBase):
     sender: str
     recipients: tuple[str, ...] = Field(min_length=1)
     timeout_s: float = Field(default=10.0, gt=0)
+    """One SMTP attempt (connect, TLS, every command) ends after this long."""
     attempts: int = Field(default=3, ge=1)
     retry_delay_s: float = Field(default=5.0, ge=0)
+
+    @property
+    def retry_budget_s(self) -> float:
+        """The longest a send can take: every attempt timing out, with the pauses between them."""
+        return self.attempts * self.timeout_s + (self.attempts - 1) * self.retry_delay_s
+
+    @model_validator(mode="after")
+    def _send_timeout_covers_retries(self) -> EmailChannel:
+        # The fixed 30 s default cut off the third of 3 x 10 s attempts (+ 2 x 5 s): unless set, the
+        # channel's send timeout follows the sink's own retries, with a little slack.
+        if "send_timeout_s" not in self.model_fields_set:
+            object.__setattr__(self, "send_timeout_s", self.retry_budget_s + _EMAIL_SEND_SLACK_S)
+        elif self.send_timeout_s < self.retry_budget_s:
+            raise ValueError(
+                f"send_timeout_s ({self.send_timeout_s:g}) is shorter than the e-mail retries, attempts x "
+                f"timeout_s + (attempts - 1) x retry_delay_s = {self.retry_budget_s:g} s; raise it or "
+                "leave it unset (it then follows the retries)"
+            )
+        return self
 
 
 class WebhookChannel(_ChannelBase):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from cryptoradar.config.base import Section
+from cryptoradar.config.base import Section, require_at_most
 
 
 class LifecycleConfig(Section):
@@ -18,3 +18,28 @@ class LifecycleConfig(Section):
     """The last processed closed bar per series is also saved this often (a crash re-fetches less)."""
     bar_journal_path: Path | None = None
     """Optional JSON-lines file with one line per processed closed bar (an audit trail of what was seen)."""
+    task_restart_initial_s: float = Field(default=0.5, gt=0)
+    """A background task that dies is restarted after this long, doubling per death up to the maximum."""
+    task_restart_max_s: float = Field(default=30.0, gt=0)
+    """The longest pause between restarts; a task that then runs this long counts as recovered."""
+    task_restart_give_up_s: float = Field(default=300.0, gt=0)
+    """A task still dying this long after its first death: the process exits non-zero, so systemd or
+    Docker restarts it afresh."""
+    pipeline_stall_s: float = Field(default=60.0, gt=0)
+    """`/healthz` answers 503 when events are queued and the pipeline has handled none for this long."""
+
+    @model_validator(mode="after")
+    def _restart_range(self) -> LifecycleConfig:
+        require_at_most(
+            "lifecycle.task_restart_initial_s",
+            self.task_restart_initial_s,
+            "task_restart_max_s",
+            self.task_restart_max_s,
+        )
+        require_at_most(
+            "lifecycle.task_restart_max_s",
+            self.task_restart_max_s,
+            "task_restart_give_up_s",
+            self.task_restart_give_up_s,
+        )
+        return self

@@ -84,6 +84,18 @@ ALERTS = Counter(
     ["channel", "outcome"],
     registry=REGISTRY,
 )
+TASK_FAILURES = Counter(
+    "cryptoradar_task_failures_total",
+    "Supervised background tasks that died with an error (each is restarted or, at last, given up)",
+    ["task"],
+    registry=REGISTRY,
+)
+PIPELINE_ERRORS = Counter(
+    "cryptoradar_pipeline_errors_total",
+    "Errors while handling one event or signal, by stage, error type and outcome (retried or skipped)",
+    ["stage", "error", "outcome"],
+    registry=REGISTRY,
+)
 EVENT_TO_SIGNAL_S = Histogram(
     "cryptoradar_event_to_signal_seconds",
     "Exchange event time to signal emitted",

@@ -1,15 +1,58 @@
-"""Every background task has an owner, a name, its log context, and a cancel-with-timeout on stop."""
+"""Every background task has an owner, a name, its log context, and a cancel-with-timeout on stop.
+
+`TaskSupervisor.keep` runs a task that must not die: each death is logged with its traceback, counted
+(`cryptoradar_task_failures_total`), reported to `TaskEvents` and followed by a restart after a
+doubling, capped pause. A task that keeps dying for `give_up_s` is handed to `TaskEvents.on_gave_up`:
+the owner then stops and the process exits non-zero, so its service manager starts it afresh.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import structlog
 
+from cryptoradar.core.metrics import TASK_FAILURES
+
 log = structlog.get_logger(__name__)
+
+TaskFactory = Callable[[], Coroutine[Any, Any, Any]]
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    initial_s: float = 0.5
+    max_s: float = 30.0
+    """Longest pause between restarts; a restarted task that then runs this long counts as recovered."""
+    give_up_s: float = 300.0
+    """Still dying this long after the first death of a streak: give up."""
+
+
+class TaskEvents(Protocol):
+    """What the owner of kept tasks hears (e.g. to send operator notices)."""
+
+    def on_task_failed(self, task: str, error: BaseException, restart_in_s: float) -> None: ...
+
+    def on_task_recovered(self, task: str) -> None: ...
+
+    def on_gave_up(self, task: str, error: BaseException) -> None: ...
+
+
+class _Streak:
+    """The current run of deaths of one kept task."""
+
+    def __init__(self, initial_s: float) -> None:
+        self.initial_s = initial_s
+        self.delay_s = initial_s
+        self.since_s: float | None = None
+
+    def reset(self) -> None:
+        self.delay_s = self.initial_s
+        self.since_s = None
 
 
 def spawn(coro: Coroutine[Any, Any, Any], name: str, **context: object) -> asyncio.Task[Any]:
@@ -25,8 +68,12 @@ def spawn(coro: Coroutine[Any, Any, Any], name: str, **context: object) -> async
 class TaskSupervisor:
     """Owns named tasks; logs any that die with an error; stops them in reverse start order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, policy: RestartPolicy | None = None, events: TaskEvents | None = None
+    ) -> None:
         self.name = name
+        self._policy = policy or RestartPolicy()
+        self._events = events
         self._tasks: list[asyncio.Task[Any]] = []
 
     def start(self, coro: Coroutine[Any, Any, Any], name: str, **context: object) -> asyncio.Task[Any]:
@@ -35,6 +82,48 @@ class TaskSupervisor:
         task.add_done_callback(self._on_done)
         self._tasks.append(task)
         return task
+
+    def keep(self, factory: TaskFactory, name: str, **context: object) -> asyncio.Task[Any]:
+        """Like `start`, but a death (an exception) restarts `factory()` (see the module docstring). The
+        task ends when the coroutine returns or the task is cancelled."""
+        return self.start(self._kept(factory, f"{self.name}:{name}"), name, **context)
+
+    async def _kept(self, factory: TaskFactory, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        streak = _Streak(self._policy.initial_s)
+        while True:
+            recovered: asyncio.TimerHandle | None = None
+            if streak.since_s is not None:
+                recovered = loop.call_later(self._policy.max_s, self._recovered, name, streak)
+            try:
+                await factory()
+                return
+            except Exception as e:
+                error = e
+            finally:
+                if recovered is not None:
+                    recovered.cancel()
+            now_s = loop.time()
+            streak.since_s = now_s if streak.since_s is None else streak.since_s
+            TASK_FAILURES.labels(name).inc()
+            if now_s - streak.since_s >= self._policy.give_up_s:
+                log.critical("task_gave_up", task=name, error=repr(error), failing_s=now_s - streak.since_s)
+                if self._events is not None:
+                    self._events.on_gave_up(name, error)
+                return
+            delay_s = streak.delay_s
+            log.error("task_failed", task=name, error=repr(error), restart_in_s=delay_s, exc_info=error)
+            if self._events is not None:
+                self._events.on_task_failed(name, error, delay_s)
+            await asyncio.sleep(delay_s)
+            streak.delay_s = min(delay_s * 2, self._policy.max_s)
+            log.info("task_restarted", task=name)
+
+    def _recovered(self, name: str, streak: _Streak) -> None:
+        streak.reset()
+        log.info("task_recovered", task=name)
+        if self._events is not None:
+            self._events.on_task_recovered(name)
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():

@@ -10,7 +10,8 @@ HTML part are escaped here; `fields` are not sent (the body carries them).
 
 Errors: a 5yz reply (535 bad credentials, 550 rejected, ...) is permanent at once; 4yz replies, timeouts
 and connection failures are retried up to `attempts` times `retry_delay_s` apart, then raised as
-`RetryableError`. The Message-ID is derived from the alert ids, so a resent digest can be deduplicated.
+`RetryableError`. Each attempt as a whole (connect, TLS, every command) ends after `timeout_s`, so a send
+takes at most `retry_budget_s`, which the channel's `send_timeout_s` covers (`config.alerts.EmailChannel`). The Message-ID is derived from the alert ids, so a resent digest can be deduplicated.
 """
 
 from __future__ import annotations
@@ -143,12 +144,20 @@ class EmailSink:
         message = build_message(notification.alerts, self._sender, self._recipients, self._clock.now_ns())
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._deliver(message)
+                await self._attempt(message)
                 return
             except RetryableError:
                 if attempt == self._attempts:
                     raise
                 await asyncio.sleep(self._retry_delay_s)
+
+    async def _attempt(self, message: EmailMessage) -> None:
+        # aiosmtplib's timeout is per command: a slow server could stretch one attempt to many of them.
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await self._deliver(message)
+        except TimeoutError:
+            raise RetryableError(f"{self.name}: SMTP attempt took over {self._timeout_s:g} s") from None
 
     async def _deliver(self, message: EmailMessage) -> None:
         """One attempt, classified: 5yz permanent, everything transient retryable."""
