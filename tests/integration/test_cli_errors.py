@@ -73,10 +73,6 @@ BROKEN_CONFIGS = [
         "alerts:\n  retry_initial_s: 900\n",
         ["alerts.retry_initial_s (900) exceeds retry_max_s", "raise the second"],
     ),
-    (
-        "log:\n  file:\n    path: /nonexistent-cr-dir/x.log\n",
-        ["log.file.path", "/nonexistent-cr-dir", "create it"],
-    ),
     ("api:\n  port: 1\napi:\n  port: 2\n", ["line 3", "'api' repeats the one on line 1", "keep only one"]),
     ("a: &x\n  b: *x\n", ["a.b", "alias", "replace the *alias"]),
     ("1: x\n", ["line 1", "key 1 is not a string", "quote it"]),
@@ -153,6 +149,14 @@ def test_run_with_an_unreadable_database_names_its_path(
     line = one_line_error(["run"], offline(CRYPTORADAR__STORAGE__SQLITE_PATH=str(db)), tmp_path)
     assert f"cannot open the database {db}: {sqlite_error}" in line
     assert "storage.sqlite_path" in line
+
+
+def test_run_with_an_unwritable_log_path(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    log_path = tmp_path / "a-file" / "radar.jsonl"  # its folder is a file: cannot be created or written
+    line = one_line_error(["run"], offline(CRYPTORADAR__LOG__FILE__PATH=str(log_path)), tmp_path)
+    assert line.startswith(f"error: log.file.path: cannot write {log_path}"), line
+    assert "writable folder" in line
 
 
 def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> None:

@@ -125,7 +125,14 @@ def _run_until_signalled(
 def _configure_logging(settings: Settings, level: str | None = None) -> None:
     from cryptoradar.app.logs import configure_logging_for
 
-    configure_logging_for(settings, level=level)
+    try:
+        configure_logging_for(settings, level=level)
+    except OSError as e:
+        # The handler creates missing folders, so only a path that cannot be written gets here.
+        raise StartupError(
+            f"log.file.path: cannot write {settings.log.file.path} ({e.strerror}); choose a path in a "
+            "writable folder or remove log.file.path to log to stderr only"
+        ) from None
 
 
 @config_app.command("check")

@@ -69,10 +69,6 @@ def config_file(tmp_path: Path, content: str | bytes) -> Path:
             ["a.b: a YAML alias refers to a section containing itself", "replace the *alias"],
         ),
         ("api: [unclosed\n", ["not valid YAML", "line 2", "fix it there"]),
-        (
-            "log:\n  file:\n    path: /nonexistent-dir/x.log\n",
-            ["log.file.path", "/nonexistent-dir", "create it"],
-        ),
     ],
 )
 def test_config_that_cannot_work_is_refused_in_one_line(
