@@ -38,7 +38,7 @@ BOT_TOKEN = "4242:fake-bot-token"
 CHAT_ID = "42"
 CHANNELS = ("discord", "telegram")
 TELEGRAM_SEPARATOR_UNITS = 2  # the digest puts a blank line between alerts
-TITLE = re.compile(r"🚀 (S\d+USDT) momentum 1m")
+TITLE = re.compile(r"🚀 MOMENTUM ALERT: (S\d+USDT) 1m")
 
 
 @dataclass

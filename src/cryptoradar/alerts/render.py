@@ -5,7 +5,12 @@ Template lookup (first found wins, a configured `templates_dir` before the packa
 kind's family (`radar.j2` for the futures radar kinds), then `default.j2`. A template extends
 `_layout.j2` and fills three blocks: `title`, `body` and `fields` (one `label: value` per line, split at
 the first ": "). Templates see `s` (the Signal), `m` (metrics), `l` (labels), `alert_id`,
-`context_lines` (enrichment), `html` and `channel`; `_common.j2` holds shared macros.
+`context_lines` (enrichment, minus lines without a value such as "...: n/a"), `html` and `channel`;
+`_common.j2` holds shared macros (import it `with context`: they mark up for the channel).
+
+Each value is shown once per channel: console, Telegram and e-mail print the body (the original formats of
+../shared/seeds, numbers formatted for humans) and not `fields`; Discord shows `fields` as embed fields,
+so the packaged templates leave those rows out of its body; webhook and log carry both as data.
 
 Escaping: HTML channels (telegram; email's `body_html`) autoescape every value. Plain channels (discord,
 console, log, webhook, apprise) do not escape, but every value printed is passed through
@@ -135,6 +140,11 @@ def fmt_usd(value: float | None) -> str:
     return f"${value:,.2f}"
 
 
+def fmt_usd_full(value: float | None) -> str:
+    """Whole dollars with separators, as the radar's formats print them: `$1,250,000`."""
+    return "n/a" if value is None else f"${value:,.0f}"
+
+
 def fmt_time_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -168,7 +178,13 @@ def _environment(loader: ChoiceLoader, html: bool) -> SandboxedEnvironment:
         finalize=None if html else _finalize_plain,
     )
     env.filters.update(
-        price=fmt_price, pct=fmt_pct, usd=fmt_usd, time_ms=fmt_time_ms, num=fmt_num, metric=fmt_metric
+        price=fmt_price,
+        pct=fmt_pct,
+        usd=fmt_usd,
+        time_ms=fmt_time_ms,
+        num=fmt_num,
+        metric=fmt_metric,
+        usd_full=fmt_usd_full,
     )
     return env
 
@@ -220,7 +236,7 @@ class Renderer:
             m=signal.metrics,
             l=safe.labels,
             alert_id=alert_id,
-            context_lines=[clean(line) for line in context],
+            context_lines=[clean(line) for line in context if _carries_value(line)],
             html=html,
             channel=channel_type.value,
             sep=_SEP,
@@ -257,6 +273,12 @@ class Renderer:
             ts_event_ns=signal.ts_event_ns,
             body_html=body_html,
         )
+
+
+def _carries_value(line: str) -> bool:
+    """False for an enrichment line with nothing to say ("Hit rate of similar setups: n/a")."""
+    label, sep, value = line.partition(": ")
+    return bool(label.strip()) and (not sep or value.strip() not in ("", "n/a"))
 
 
 def _tidy(text: str) -> str:

@@ -21,18 +21,29 @@ HOSTILE = "<b>@everyone</b> & <@123> @here"
 
 def test_momentum_format() -> None:
     s = make_signal(
-        metrics={"strength": 8.5, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2}
+        metrics={"strength": 8.5, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2},
+        labels={"regime": "trending"},
     )
-    a = Renderer().render(s, 5, ChannelType.DISCORD, ["Regime: trending"])
-    assert a.title == "🚀 BTCUSDT momentum 1m"
-    lines = a.body.splitlines()
-    assert "Strength: 8.5/10" in lines
-    assert "Move: +2.35% (3.1 ATR normalised)" in lines
-    assert "Volume: +450.00% vs average, z-score 4.2" in lines
-    assert "Bar close: 2025-12-31 23:59:59 UTC" in lines
-    assert lines[-1] == "• Regime: trending"
+    context = ["Regime: trending", "Spread: 1.2 bps", "Hit rate of similar setups: n/a"]
+    a = Renderer().render(s, 5, ChannelType.CONSOLE, context)
+    assert a.title == "🚀 MOMENTUM ALERT: BTCUSDT 1m"
+    assert a.body.splitlines() == [
+        "📊 Signal Strength: 8.5/10",
+        "📈 Price Move: +2.35% (3.1 ATR normalised)",
+        "📊 Volume: +450.00% vs avg (z-score: 4.2)",
+        "⏰ Bar Close: 2025-12-31 23:59:59 UTC",
+        "",
+        "📋 Context:",
+        "• Market: Bullish trend (1m)",
+        "• Spread: 1.2 bps",  # the regime is the Market line; a hit rate of n/a is left out
+    ]
     assert a.fields[0] == ("Strength", "8.5/10")
     assert (a.alert_id, a.severity, a.ts_event_ns, a.body_html) == (5, Severity.HIGH, T0_NS, "")
+    # Discord shows the numbers as embed fields: the description does not repeat them.
+    d = Renderer().render(s, 5, ChannelType.DISCORD, context)
+    assert "Strength" not in d.body
+    assert "Bar Close" not in d.body
+    assert d.fields == a.fields
 
 
 def test_confluence_format() -> None:
@@ -71,9 +82,18 @@ def test_radar_labelled_columns() -> None:
         labels={"side": "SELL", "liquidated": "long"},
     )
     a = Renderer().render(s, 1, ChannelType.LOG)
-    assert a.title.endswith("LARGE LIQUIDATION BTCUSDT")
-    assert "Notional:   $2.50M" in a.body.splitlines()
-    assert ("Price", "97,000.50") in a.fields
+    assert a.title == "⚠️ LARGE LIQUIDATION - BTCUSDT"
+    assert "Type        : Long Liquidation" in a.body.splitlines()
+    assert "Value       : $2,500,000" in a.body.splitlines()
+    assert ("Price", "$97,000.50") in a.fields
+    tg = Renderer().render(s, 1, ChannelType.TELEGRAM)
+    assert "<b>Exchange</b>: Binance USD-M futures" in tg.body.splitlines()
+
+
+def test_radar_strength_falls_back_to_the_documented_score_bands() -> None:
+    s = make_signal(detector="futures_radar", kind="radar", metrics={"score": 0.95, "storm_count": 3})
+    a = Renderer().render(s, 1, ChannelType.CONSOLE)
+    assert "Score       : 0.95 (EXTREME)" in a.body.splitlines()
 
 
 def test_html_channel_escapes_values_and_plain_channel_neutralises_mentions() -> None:
