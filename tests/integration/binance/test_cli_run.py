@@ -91,7 +91,8 @@ async def test_run_without_network_says_binance_is_unreachable_keeps_retrying_an
             "an operator alert saying Binance is unreachable",
         )
         proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+        # Stopped before Binance ever answered is not a success (issue 14): exit 1, saying why.
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 1
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -101,6 +102,7 @@ async def test_run_without_network_says_binance_is_unreachable_keeps_retrying_an
     assert any(e.get("event") == "radar_stopped" for e in log_events(stderr))
     detail = next(str(e["detail"]) for e in log_events(stderr) if e.get("event") == "operator_alert")
     assert "retrying in" in detail
+    assert text.strip().splitlines()[-1].startswith("error: stopped before Binance answered")
 
 
 async def test_bootstrap_draws_a_rich_progress_bar_per_market_then_goes_quiet() -> None:
