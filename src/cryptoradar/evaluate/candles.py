@@ -65,6 +65,8 @@ class CandleEvaluation:
     """Per symbol: the days its bars span (first open to last close)."""
     timeframes: TimeframePlan
     elapsed_s: float
+    replay_s: float = 0.0
+    """Of `elapsed_s`, the replay through the detectors (built bars included)."""
     series: dict[tuple[Market, str, str], Series] = field(default_factory=dict)
     """Every closed bar series replayed, built ones included."""
     markets: dict[str, Market] = field(default_factory=dict)
@@ -93,7 +95,9 @@ def evaluate_candles(
     if not inputs:
         raise ValueError(f"evaluate --candles: no candle files in {', '.join(map(str, paths))}")
     prepared = prepare(inputs, BacktestOptions(detectors=config))
+    replay_started = time.perf_counter()
     signals, _, bars = replay_through_engine(prepared.events, config)
+    replay_s = time.perf_counter() - replay_started
     spans: dict[str, tuple[int, int]] = {}
     bars_by_series: dict[tuple[Market, str, str], list[Bar]] = defaultdict(list)
     for e in prepared.events:
@@ -112,6 +116,7 @@ def evaluate_candles(
         days={symbol: (end - start) / _DAY_MS for symbol, (start, end) in spans.items()},
         timeframes=prepared.timeframes,
         elapsed_s=time.perf_counter() - started,
+        replay_s=replay_s,
         series={key: Series.from_bars(bars) for key, bars in bars_by_series.items()},
         markets={RADAR: Market.USDM, MOMENTUM: Market((*config.momentum.markets, "spot")[0]),
                  CONFLUENCE: Market(config.confluence.market)},
