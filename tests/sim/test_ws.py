@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 
 import aiohttp
@@ -123,3 +125,18 @@ async def _drain(ws: websockets.ClientConnection) -> None:
 
 def _manual() -> dict[str, object]:
     return {f: getattr(MANUAL, f) for f in MANUAL.__dataclass_fields__}
+
+
+async def test_open_klines_are_pushed_every_two_seconds_at_real_time() -> None:
+    """Binance's cadence: an open kline every 2 s of exchange time, the final one at the close."""
+    options = SimOptions(seed=3, acceleration=1.0, history_bars=60, symbols=5, futures_symbols=2)
+    async with Simulator(options) as sim, websockets.connect(f"{sim.spot_ws_url}/ws/btcusdt@kline_1m") as ws:
+        times: list[int] = []
+        async with asyncio.timeout(20):
+            while len(times) < 5:
+                msg = await _recv(ws)
+                if not msg["k"]["x"]:  # type: ignore[index]
+                    times.append(msg["E"])  # type: ignore[arg-type]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # A push rides the simulator's tick: 2 s plus at most one tick of lateness.
+    assert all(2_000 <= gap <= 2_600 for gap in gaps), gaps

@@ -1,7 +1,8 @@
 """One market's live state: moves its model with the exchange clock and publishes what is due.
 
-`advance(now_ms)` moves the market: it reveals due sub-steps of the open 1m bar (3 in-progress kline
-pushes and the final one per bar), closes bars, publishes due futures tape events (forceOrder, whale
+`advance(now_ms)` moves the market: it reveals due sub-steps of the open 1m bar, pushes every subscribed
+kline at Binance's cadence (the open bar every `KLINE_PUSH_MS` of exchange time, the final one at the close),
+closes bars, publishes due futures tape events (forceOrder, whale
 aggTrades) and, for streams someone is subscribed to, periodic tickers/mark prices and lazily made
 aggTrades/bookTickers (at most one per symbol per tick). Nothing is formatted for a stream nobody wants.
 `list_next` / `delist_symbol` change the universe; `track_trades` makes trades for REST without a stream.
@@ -52,6 +53,9 @@ _FUNDING_MS = 8 * 3_600_000
 _DAY_BARS = 1440
 _DAY_MS = 86_400_000
 _FUTURES_TICKER_EVERY_S = 2
+KLINE_PUSH_MS = 2_000
+"""Binance pushes an open kline every 2 s (1 s for `1s`, an interval the simulator does not serve). Under
+acceleration the pushes are also at least `_PERIODIC_MIN_WALL_S` of wall time apart, as the tickers are."""
 AGG_TRADES_KEPT = 1_000
 """One full REST page (limit <= 1000) per symbol; bounded because 300 subscribed streams make ~3,000 trades/s."""
 
@@ -83,6 +87,8 @@ class MarketRuntime:
         self._book_id = [self._rng.randrange(10**9, 10**10) for _ in model.specs]
         self._last_second = -1
         self._last_periodic_wall = 0.0
+        self._last_kline_push_ms = 0
+        self._last_kline_push_wall = 0.0
         self._pushed_closes: F64 | None = None
         self._ticker_cache: tuple[tuple[int, int], dict[str, F64]] | None = None
 
@@ -94,15 +100,21 @@ class MarketRuntime:
             due = min(SUBSTEPS, (now_ms - model.current_open_ms) // SUBSTEP_MS)
             if due > model.revealed:
                 model.revealed = due
-                catching_up = now_ms >= model.current_open_ms + 2 * BAR_MS
-                if due == SUBSTEPS or not catching_up:
-                    self._publish_klines(now_ms, final=due == SUBSTEPS)
+                if due == SUBSTEPS:
+                    self._publish_klines(now_ms, final=True)
             if model.revealed < SUBSTEPS:
                 break
             overrides, tape = self._bar_hook(model.current_open_ms + BAR_MS)
             model.close_bar(overrides)
             for event in tape:
                 heapq.heappush(self._tape, event)
+        wall = time.monotonic()
+        if (
+            now_ms - self._last_kline_push_ms >= KLINE_PUSH_MS
+            and wall - self._last_kline_push_wall >= _PERIODIC_MIN_WALL_S
+        ):
+            self._last_kline_push_ms, self._last_kline_push_wall = now_ms, wall
+            self._publish_klines(now_ms, final=False)
         self._publish_tape(now_ms)
         self._publish_periodic(now_ms)
         self._publish_lazy(now_ms)
@@ -153,6 +165,7 @@ class MarketRuntime:
     def _publish_klines(self, now_ms: int, final: bool) -> None:
         model = self.model
         closing_at = model.current_open_ms + BAR_MS
+        trades_so_far = model.state()[:, N]
         for name, key in self.hub.wanted_keys():
             if key.kind is not StreamKind.KLINE:
                 continue
@@ -165,7 +178,7 @@ class MarketRuntime:
             if not got:
                 continue
             open_ms, row = got[0]
-            first_id = int(model.first_trade_id[j] + model.current[model.revealed - 1, j, N] - row[N])
+            first_id = int(model.first_trade_id[j] + trades_so_far[j] - row[N])
             is_final = final and closing_at % interval_ms == 0
             payload = wire.kline_event(self.market, key.symbol, key.interval, interval_ms, model.format_row(j, open_ms, row),
                                        first_id, is_final, now_ms)  # fmt: skip
