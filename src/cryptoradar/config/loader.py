@@ -222,9 +222,10 @@ def _describe(error: ValidationError, source: Path, overrides: dict[tuple[str, .
         scalar = isinstance(value, str | int | float | bool) or value is None
         bad = repr(value) if scalar and not _looks_secret(key) else "<redacted>"
         lines.append(f"  {key}: {item['msg']} (got {bad}); {_fix_for(kind)}")
-    if len(lines) == 1:
-        return f"invalid configuration in {source}: {lines[0].strip()}"
-    return "\n".join([f"invalid configuration in {source} ({len(lines)} problems):", *lines])
+    # One line even for several problems: a CLI error is one line (items already end in their fix).
+    problems = " | ".join(line.strip() for line in lines)
+    count = f" ({len(lines)} problems)" if len(lines) > 1 else ""
+    return f"invalid configuration in {source}{count}: {problems}"
 
 
 def _override_behind(

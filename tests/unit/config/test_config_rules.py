@@ -156,3 +156,10 @@ def test_bad_env_override_names_the_variable(
     assert "\n" not in message, message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_several_problems_are_listed_on_one_line(tmp_path: Path) -> None:
+    message = refused(config_file(tmp_path, "api:\n  port: 99999\nlog:\n  level: LOUD\n"))
+    assert "(2 problems)" in message
+    assert "api.port" in message
+    assert "log.level" in message
