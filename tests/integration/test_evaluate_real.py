@@ -95,3 +95,25 @@ def test_confluence_trades_net_of_fees_never_beat_gross(report: dict[str, Any]) 
     assert trades["target_first"] + trades["stop_first"] + trades["neither"] == btc["signals"]
     assert 0.0 <= trades["net_rate"] <= trades["gross_rate"] <= 1.0
     assert trades["net_wins"] <= trades["target_first"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("--score-from", "2025-13-01"), "evaluate: --score-from 2025-13-01: use a UTC date as YYYY-MM-DD"),
+        (("--fee-pct", "-1"), "evaluate: --fee-pct -1.0: use a percent per side, e.g. 0.1"),
+        (
+            ("--json", "/nonexistent-dir/r.json"),
+            "evaluate: --json /nonexistent-dir/r.json: No such file or directory",
+        ),
+    ],
+)
+def test_bad_options_are_one_line(args: tuple[str, ...], line: str) -> None:
+    one_file = shared_data() / "real" / "spot" / "BTC_USDT-1h.feather"
+    done = subprocess.run(
+        [str(CLI), "evaluate", "--candles", str(one_file), *args],
+        capture_output=True, text=True, timeout=120, env=os.environ | {"COLUMNS": "1000"}, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert line in done.stderr.splitlines()
