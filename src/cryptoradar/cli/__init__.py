@@ -244,19 +244,58 @@ def _markets_without_data(radar: Radar, settings: Settings) -> list[str]:
 
 
 @app.command()
-def sim(config: ConfigOption = None) -> None:
+def sim(
+    config: ConfigOption = None,
+    port: Annotated[
+        int | None, typer.Option(help="Spot port (default sim.spot_port; 0 picks a free one).")
+    ] = None,
+    futures_port: Annotated[int | None, typer.Option(help="USD-M port (default sim.futures_port).")] = None,
+    acceleration: Annotated[
+        float | None,
+        typer.Option(help="Exchange seconds per wall second; 1 is real time (default sim.acceleration)."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Exchange time to start at: 'now' (REST history lines up with your clock) or ISO UTC."
+        ),
+    ] = None,
+) -> None:
     """Run the exchange simulator alone on 127.0.0.1 and print its URLs (for any Binance client)."""
+    import dataclasses
+
     from cryptoradar.app import sim_options
+    from cryptoradar.cli.demo import with_sim_overrides
     from cryptoradar.sim import run_simulator
 
-    settings = _load(config)
+    start_ms = _start_ms(start)
+    overrides = {"spot_port": port, "futures_port": futures_port, "acceleration": acceleration}
+    settings = with_sim_overrides(_load(config), {k: v for k, v in overrides.items() if v is not None})
     _configure_logging(settings)
+    options = dataclasses.replace(sim_options(settings), start_time_ms=start_ms)
     stop = asyncio.Event()
     _run_until_signalled(
-        run_simulator(sim_options(settings), stop, announce=console.print),
+        run_simulator(options, stop, announce=console.print),
         stop,
-        port_setting=_SIM_PORTS,
+        port_setting="--port / --futures-port (sim.spot_port / sim.futures_port); 0 picks a free one",
     )
+
+
+def _start_ms(start: str | None) -> int | None:
+    """`--start`: None keeps the seeded date, 'now' is the wall clock, else an ISO time (UTC unless stated)."""
+    from datetime import UTC, datetime
+
+    if start is None:
+        return None
+    if start == "now":
+        return int(datetime.now(UTC).timestamp() * 1000)
+    try:
+        when = datetime.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{start!r}: use 'now' or an ISO time like 2026-03-01T12:00", param_hint="--start"
+        ) from None
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 @app.command()
@@ -494,13 +533,7 @@ def _evaluate_candles(
     for table in render_real_tables(report):
         console.print(table, width=max(console.width, 200))  # many columns: wider than a terminal
     if scoring[3] is not None:
-        try:
-            scoring[3].write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
-        except OSError as e:
-            err_console.print(
-                f"[red]evaluate[/red]: --json {escape(str(scoring[3]))}: {escape(e.strerror or str(e))}"
-            )
-            raise typer.Exit(1) from None
+        scoring[3].write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
 
 
 @bench_app.command("wallets")

@@ -21,7 +21,8 @@ class SimOptions:
     """A simulator run. Same options (and seed) give the same bars, symbols and scenario labels.
 
     `acceleration` is exchange seconds per wall second; 0 freezes the clock so only `advance_to()` moves
-    it (fully deterministic tests). `start_time_ms=None` picks a seeded midnight-UTC date in 2026.
+    it (fully deterministic tests). `start_time_ms=None` picks a seeded midnight-UTC date in 2026; the clock
+    starts at `start_time_ms`, the bar in progress at the minute before.
     Durations ending in `_wall_s` are real (wall) seconds; `None` for the ping settings means Binance's
     figures (spot: ping 20 s, pong within 60 s; futures: 180 s / 600 s).
     """

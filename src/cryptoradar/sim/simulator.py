@@ -84,7 +84,9 @@ class Simulator:
         self.start_ms = start // BAR_MS * BAR_MS
         align_ms = max(SUPPORTED_INTERVALS_MS[i] for i in opts.intervals)
         first_open = (self.start_ms - opts.history_bars * BAR_MS) // align_ms * align_ms
-        self.clock = ExchangeClock(self.start_ms, opts.acceleration)
+        # The clock starts at `start` itself (`sim --start now` lines up with the wall clock); bars stay on the
+        # minute grid, the one in progress opened at `start_ms`.
+        self.clock = ExchangeClock(start, opts.acceleration)
         self.stats = SimStats()
         self.labels: list[Label] = []
         self._rng = random.Random(opts.seed)
@@ -115,7 +117,7 @@ class Simulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._truth: IO[str] | None = None
         self.spot_rest_url = self.spot_ws_url = self.futures_rest_url = self.futures_ws_url = ""
-        self._advance(self.start_ms)
+        self._advance(start)
 
     def _market(
         self, market: Market, model: MarketModel, stats: MarketStats, limits: WsLimits, weight_limit: int
