@@ -14,15 +14,18 @@ from cryptoradar.alerts.operator import IncidentKind, NoticeState, OperatorNotic
 from cryptoradar.alerts.render import Renderer, fmt_metric, fmt_price, neutralise_mentions
 from cryptoradar.alerts.wallet import channel_disabled_signal, wallet_signal
 from cryptoradar.config.alerts import ChannelType
+from cryptoradar.detectors.base import passed
 from cryptoradar.events import BookTicker, Direction, Market, MarkPrice, Severity
 
 HOSTILE = "<b>@everyone</b> & <@123> @here"
 
 
 def test_momentum_format() -> None:
-    s = make_signal(
-        metrics={"strength": 8.5, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2},
-        labels={"regime": "trending"},
+    s = msgspec.structs.replace(
+        make_signal(
+            metrics={"strength": 8.5, "move_pct": 2.35, "move_atr": 3.1, "volume_pct": 450, "volume_z": 4.2}
+        ),
+        conditions=tuple(passed(f"trend_{tf}_close_vs_ema_pct", 0.4, ">", 0.0) for tf in ("15m", "1h")),
     )
     context = ["Regime: trending", "Spread: 1.2 bps", "Hit rate of similar setups: n/a"]
     a = Renderer().render(s, 5, ChannelType.CONSOLE, context)
@@ -34,8 +37,9 @@ def test_momentum_format() -> None:
         "⏰ Bar Close: 2025-12-31 23:59:59 UTC",
         "",
         "📋 Context:",
-        "• Market: Bullish trend (1m)",
-        "• Spread: 1.2 bps",  # the regime is the Market line; a hit rate of n/a is left out
+        "• Market: Bullish trend (15m, 1h aligned)",  # from the trend conditions the detector checked
+        "• Regime: trending",
+        "• Spread: 1.2 bps",  # a hit rate of n/a is left out
     ]
     assert a.fields[0] == ("Strength", "8.5/10")
     assert (a.alert_id, a.severity, a.ts_event_ns, a.body_html) == (5, Severity.HIGH, T0_NS, "")
