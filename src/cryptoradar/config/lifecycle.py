@@ -21,10 +21,10 @@ class LifecycleConfig(Section):
     task_restart_initial_s: float = Field(default=0.5, gt=0)
     """A background task that dies is restarted after this long, doubling per death up to the maximum."""
     task_restart_max_s: float = Field(default=30.0, gt=0)
-    """The longest pause between restarts; a task that then runs this long counts as recovered."""
+    """The longest pause between restarts."""
     task_restart_give_up_s: float = Field(default=300.0, gt=0)
     """A task still dying this long after its first death: the process exits non-zero, so systemd or
-    Docker restarts it afresh."""
+    Docker restarts it afresh. A restarted task that runs this long without dying has recovered."""
     pipeline_stall_s: float = Field(default=60.0, gt=0)
     """`/healthz` answers 503 when events are queued and the pipeline has handled none for this long."""
 

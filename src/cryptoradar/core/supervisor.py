@@ -27,9 +27,11 @@ TaskFactory = Callable[[], Coroutine[Any, Any, Any]]
 class RestartPolicy:
     initial_s: float = 0.5
     max_s: float = 30.0
-    """Longest pause between restarts; a restarted task that then runs this long counts as recovered."""
+    """Longest pause between restarts."""
     give_up_s: float = 300.0
-    """Still dying this long after the first death of a streak: give up."""
+    """Still dying this long after the first death of a streak: give up. A restarted task that then runs
+    this long without dying has recovered (a task blocked on a dead store is not "running fine" after a
+    few seconds, so a shorter window would announce a recovery before every death)."""
 
 
 class TaskEvents(Protocol):
@@ -94,7 +96,7 @@ class TaskSupervisor:
         while True:
             recovered: asyncio.TimerHandle | None = None
             if streak.since_s is not None:
-                recovered = loop.call_later(self._policy.max_s, self._recovered, name, streak)
+                recovered = loop.call_later(self._policy.give_up_s, self._recovered, name, streak)
             try:
                 await factory()
                 return
