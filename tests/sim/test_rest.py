@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from cryptoradar.sim import SimOptions, Simulator
@@ -78,3 +80,40 @@ async def test_over_the_limit_gets_429_then_418() -> None:
         await sim.advance_to(sim.now_ms() + 120_000)
         async with http.get("/api/v3/ping") as r:
             assert r.status == 200
+
+
+async def test_endpoints_ccxt_and_python_binance_call_by_default(sim: Simulator) -> None:
+    """ticker/price, ticker/bookTicker, avgPrice, trades, openInterest, markPriceKlines: served, consistent
+    with the klines."""
+    async with aiohttp.ClientSession() as http:
+
+        async def get(url: str, **params: str) -> Any:
+            async with http.get(url, params=params) as r:
+                assert r.status == 200, (url, await r.text())
+                return await r.json()
+
+        for base, prefix in ((sim.spot_rest_url, "/api/v3"), (sim.futures_rest_url, "/fapi/v1")):
+            bar = (await get(f"{base}{prefix}/klines", symbol="BTCUSDT", interval="1m", limit="1"))[-1]
+            price = await get(f"{base}{prefix}/ticker/price", symbol="BTCUSDT")
+            assert (price["symbol"], price["price"]) == ("BTCUSDT", bar[4])
+            every = await get(f"{base}{prefix}/ticker/price")
+            assert len(every) > 1
+            assert {"symbol", "price"} <= set(every[0])
+            book = await get(f"{base}{prefix}/ticker/bookTicker", symbol="BTCUSDT")
+            assert float(book["bidPrice"]) < float(bar[4]) < float(book["askPrice"])
+            trades = await get(f"{base}{prefix}/trades", symbol="BTCUSDT", limit="5")
+            assert 0 < len(trades) <= 5
+            assert {"id", "price", "qty", "quoteQty", "time", "isBuyerMaker"} <= set(trades[0])
+        five = await get(f"{sim.spot_rest_url}/api/v3/klines", symbol="BTCUSDT", interval="1m", limit="6")
+        avg = await get(f"{sim.spot_rest_url}/api/v3/avgPrice", symbol="BTCUSDT")
+        assert avg["mins"] == 5
+        assert min(float(r[3]) for r in five) <= float(avg["price"]) <= max(float(r[2]) for r in five)
+        interest = await get(f"{sim.futures_rest_url}/fapi/v1/openInterest", symbol="BTCUSDT")
+        assert float(interest["openInterest"]) > 0
+        marks = await get(
+            f"{sim.futures_rest_url}/fapi/v1/markPriceKlines", symbol="BTCUSDT", interval="5m", limit="3"
+        )
+        klines = await get(
+            f"{sim.futures_rest_url}/fapi/v1/klines", symbol="BTCUSDT", interval="5m", limit="3"
+        )
+        assert [r[0] for r in marks] == [r[0] for r in klines]

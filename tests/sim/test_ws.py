@@ -140,3 +140,16 @@ async def test_open_klines_are_pushed_every_two_seconds_at_real_time() -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # A push rides the simulator's tick: 2 s plus at most one tick of lateness.
     assert all(2_000 <= gap <= 2_600 for gap in gaps), gaps
+
+
+async def test_spot_trade_stream_carries_the_trades_rest_serves() -> None:
+    options = SimOptions(seed=3, acceleration=1.0, history_bars=60, symbols=5, futures_symbols=2)
+    async with Simulator(options) as sim, websockets.connect(f"{sim.spot_ws_url}/ws/btcusdt@trade") as ws:
+        async with asyncio.timeout(20):
+            trade = await _recv(ws)
+        assert set(trade) == {"e", "E", "s", "t", "p", "q", "T", "m", "M"}
+        assert (trade["e"], trade["s"]) == ("trade", "BTCUSDT")
+        url = f"{sim.spot_rest_url}/api/v3/trades"
+        async with aiohttp.ClientSession() as http, http.get(url, params={"symbol": "BTCUSDT"}) as r:
+            recent = await r.json()
+        assert trade["t"] in {t["id"] for t in recent}

@@ -62,6 +62,12 @@ class MarketApp:
         g.route(app, "/api/v3/aggTrades", self.agg_trades, lambda _: 4)
         g.route(app, "/api/v3/ticker/24hr", self.ticker_24hr, _spot_ticker_weight)
         g.route(app, "/api/v3/depth", self.depth, _spot_depth_weight)
+        g.route(app, "/api/v3/ticker/price", self.ticker_price, lambda r: 2 if r.query.get("symbol") else 4)
+        g.route(
+            app, "/api/v3/ticker/bookTicker", self.book_ticker, lambda r: 2 if r.query.get("symbol") else 4
+        )
+        g.route(app, "/api/v3/avgPrice", self.avg_price, lambda _: 2)
+        g.route(app, "/api/v3/trades", self.trades, lambda _: 25)
         self._ws_routes("", Route.SPOT)
 
     def _futures_routes(self) -> None:
@@ -77,6 +83,13 @@ class MarketApp:
         )
         g.route(app, "/fapi/v1/fundingRate", self.funding_rate, lambda _: 0, header=False)
         g.route(app, "/fapi/v1/depth", self.depth, lambda _: 2)
+        g.route(app, "/fapi/v1/ticker/price", self.ticker_price, lambda r: 1 if r.query.get("symbol") else 2)
+        g.route(
+            app, "/fapi/v1/ticker/bookTicker", self.book_ticker, lambda r: 2 if r.query.get("symbol") else 5
+        )
+        g.route(app, "/fapi/v1/trades", self.trades, lambda _: 5)
+        g.route(app, "/fapi/v1/openInterest", self.open_interest, _one)
+        g.route(app, "/fapi/v1/markPriceKlines", self.klines, _futures_klines_weight)
         self._ws_routes("/public", Route.PUBLIC)
         self._ws_routes("/market", Route.MARKET)
         self._ws_routes("", Route.UNROUTED)
@@ -152,6 +165,71 @@ class MarketApp:
         rows = [wire.rest_ticker(self.rt.market, self.rt.ticker(j, now)) for j in chosen]
         single = request.query.get("symbol") is not None
         return json_response(rows[0] if single else rows)
+
+    def _chosen(self, request: web.Request) -> list[int]:
+        chosen = param_symbols(request, self.symbols)
+        return (
+            chosen
+            if chosen is not None
+            else [j for j in self.symbols.values() if self.rt.model.specs[j].trading]
+        )
+
+    def _one_or_all(self, request: web.Request, rows: list[dict[str, object]]) -> web.Response:
+        return json_response(rows[0] if request.query.get("symbol") is not None else rows)
+
+    async def ticker_price(self, request: web.Request) -> web.Response:
+        m, now = self.rt.model, self.now_ms()
+        rows: list[dict[str, object]] = [
+            {"symbol": m.specs[j].name, "price": m.fmt_price(j, float(m.state()[j, C]))}
+            for j in self._chosen(request)
+        ]
+        if self.rt.market is Market.USDM:
+            for row in rows:
+                row["time"] = now
+        return self._one_or_all(request, rows)
+
+    async def book_ticker(self, request: web.Request) -> web.Response:
+        """Best bid/ask one tick around the last price, as the depth endpoint and the bookTicker stream."""
+        m, now = self.rt.model, self.now_ms()
+        rows: list[dict[str, object]] = []
+        for j in self._chosen(request):
+            close, tick = float(m.state()[j, C]), 10.0 ** -m.specs[j].price_decimals
+            row: dict[str, object] = {"symbol": m.specs[j].name, "bidPrice": m.fmt_price(j, close - tick),
+                                      "bidQty": m.fmt_qty(j, 1.0), "askPrice": m.fmt_price(j, close + tick),
+                                      "askQty": m.fmt_qty(j, 1.0)}  # fmt: skip
+            if self.rt.market is Market.USDM:
+                row.update({"time": now, "lastUpdateId": now})
+            rows.append(row)
+        return self._one_or_all(request, rows)
+
+    async def avg_price(self, request: web.Request) -> web.Response:
+        """Spot `avgPrice`: the quote-weighted mean price of the last 5 minutes."""
+        j = param_symbol(request, self.symbols)
+        now = self.now_ms()
+        rows = self.rt.bars(j, "1m", now - 5 * 60_000, now, with_current=True)
+        volume = sum(float(r[5]) for r in rows)
+        quote = sum(float(r[6]) for r in rows)
+        price = quote / volume if volume > 0 else float(self.rt.model.state()[j, C])
+        return json_response({"mins": 5, "price": self.rt.model.fmt_price(j, price), "closeTime": now})
+
+    async def trades(self, request: web.Request) -> web.Response:
+        """Recent trades: the simulator's aggregate trades, one trade each (id = the aggregate's first id)."""
+        self.catch_up()
+        j = param_symbol(request, self.symbols)
+        limit = param_limit(request, 500, 1000)
+        self.rt.track_trades(j, self.now_ms())
+        rows = list(self.rt.agg_trades.get(j, ()))[-limit:]
+        return json_response([wire.rest_trade(self.rt.market, t) for t in rows])
+
+    async def open_interest(self, request: web.Request) -> web.Response:
+        """USD-M `openInterest`: a seeded, slowly varying figure (about 2 hours of quote volume in contracts)."""
+        j = param_symbol(request, self.symbols)
+        m = self.rt.model
+        close = float(m.state()[j, C])
+        contracts = float(self.rt.window_24h()["quote"][j]) / 12 / close
+        return json_response(
+            {"symbol": m.specs[j].name, "openInterest": m.fmt_qty(j, contracts), "time": self.now_ms()}
+        )
 
     async def depth(self, request: web.Request) -> web.Response:
         j = param_symbol(request, self.symbols)

@@ -224,11 +224,14 @@ class MarketRuntime:
         if kept is None:
             kept = self.agg_trades[j] = deque(maxlen=AGG_TRADES_KEPT)
         kept.append(row)
-        name = f"{self.model.specs[j].name.lower()}@aggTrade"
+        symbol = self.model.specs[j].name
+        name = f"{symbol.lower()}@aggTrade"
         if self.hub.wanted(name):
-            payload = wire.agg_trade(self.market, self.model.specs[j].name, row.agg_id, row.price, row.qty,
+            payload = wire.agg_trade(self.market, symbol, row.agg_id, row.price, row.qty,
                                      row.first_id, trade_ms, row.buyer_maker, now_ms)  # fmt: skip
             self.hub.publish(name, payload)
+        if self.hub.wanted(trade := f"{symbol.lower()}@trade"):
+            self.hub.publish(trade, wire.trade_event(symbol, row, now_ms))
 
     # -- tickers and periodic streams ------------------------------------------------------------------
 
@@ -341,8 +344,9 @@ class MarketRuntime:
 
     def _publish_lazy(self, now_ms: int) -> None:
         state = self.model.state()
+        trading: set[int] = set()  # symbols whose trades someone streams (aggTrade or trade): one draw each
         for name, key in self.hub.wanted_keys():
-            if key.kind not in (StreamKind.AGG_TRADE, StreamKind.BOOK_TICKER):
+            if key.kind not in (StreamKind.AGG_TRADE, StreamKind.TRADE, StreamKind.BOOK_TICKER):
                 continue
             j = self.model.index[key.symbol]
             if not self.publishes(j):
@@ -359,10 +363,11 @@ class MarketRuntime:
                 payload = wire.book_ticker(self.market, spec.name, self._book_id[j], self.model.fmt_price(j, close - tick), bid_qty,
                                            self.model.fmt_price(j, close + tick), ask_qty, now_ms)  # fmt: skip
                 self.hub.publish(name, payload)
-            else:
+            elif j not in trading:
+                trading.add(j)
                 self._maybe_trade(j, close, now_ms)
-        for j in self._tracked:
-            if self.publishes(j) and not self.hub.wanted(f"{self.model.specs[j].name.lower()}@aggTrade"):
+        for j in self._tracked - trading:
+            if self.publishes(j):
                 self._maybe_trade(j, float(state[j, C]), now_ms)
 
     def _maybe_trade(self, j: int, close: float, now_ms: int) -> None:

@@ -18,6 +18,8 @@ from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS
 class StreamKind(StrEnum):
     KLINE = "kline"
     AGG_TRADE = "aggTrade"
+    TRADE = "trade"
+    """Spot only (USD-M has no raw trade stream); the simulator's trades are its aggregate trades."""
     BOOK_TICKER = "bookTicker"
     MINI_TICKER = "miniTicker"
     TICKER = "ticker"
@@ -42,6 +44,7 @@ _SPOT_KINDS = frozenset(
     {
         StreamKind.KLINE,
         StreamKind.AGG_TRADE,
+        StreamKind.TRADE,
         StreamKind.BOOK_TICKER,
         StreamKind.MINI_TICKER,
         StreamKind.TICKER,
@@ -89,6 +92,7 @@ def _parse_channel(rest: str, symbol: str) -> StreamKey | None:
     channel = {"markPrice@1s": "markPrice"}.get(rest, rest)
     for kind in (
         StreamKind.AGG_TRADE,
+        StreamKind.TRADE,
         StreamKind.BOOK_TICKER,
         StreamKind.MINI_TICKER,
         StreamKind.TICKER,
@@ -101,7 +105,7 @@ def _parse_channel(rest: str, symbol: str) -> StreamKey | None:
 
 
 def _allowed(kind: StreamKind, market: Market) -> bool:
-    return kind in _SPOT_KINDS if market is Market.SPOT else True
+    return kind in _SPOT_KINDS if market is Market.SPOT else kind is not StreamKind.TRADE
 
 
 def delivers(route: Route, key: StreamKey) -> bool:

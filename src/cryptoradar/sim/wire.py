@@ -103,6 +103,22 @@ def rest_agg_trade(market: Market, row: AggTradeRow) -> Payload:
     return out
 
 
+def trade_event(symbol: str, row: AggTradeRow, event_ms: int) -> Payload:
+    """A spot `<symbol>@trade` event for one aggregate trade taken as a single trade."""
+    return {"e": "trade", "E": event_ms, "s": symbol, "t": row.agg_id, "p": row.price, "q": row.qty,
+            "T": row.trade_ms, "m": row.buyer_maker, "M": True}  # fmt: skip
+
+
+def rest_trade(market: Market, row: AggTradeRow) -> Payload:
+    """A `GET trades` row for one aggregate trade taken as a single trade (its id is the aggregate's)."""
+    price, qty = float(row.price), float(row.qty)
+    out: Payload = {"id": row.agg_id, "price": row.price, "qty": row.qty, "quoteQty": f"{price * qty:.8f}",
+                    "time": row.trade_ms, "isBuyerMaker": row.buyer_maker}  # fmt: skip
+    if market is Market.SPOT:
+        out["isBestMatch"] = True
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Ticker24h:
     """Rolling 24 h statistics of one symbol as wire strings; the 24hr ticker stream and REST share it."""
