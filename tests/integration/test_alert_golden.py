@@ -4,7 +4,7 @@ its local fake server, must arrive exactly as the text stored under tests/golden
 The signals are real detector output (the detectors driven with events, as in test_alert_kinds), enriched
 by the real `MarketContextEnricher` (a book ticker gives the spread; no hit-rate statistics are loaded, so
 that line must be left out). What is compared is what the receiving end got: the console's printed text,
-the Telegram message's HTML, the Discord embed, the e-mail's subject and text part, the webhook's alert.
+the Telegram message's HTML, the Discord embed, the e-mail's subject and both parts, the webhook's alert.
 
 After an intended change to a format, regenerate with
 `CRYPTORADAR_UPDATE_GOLDEN=1 .venv/bin/pytest tests/integration/test_alert_golden.py` and review the diff.
@@ -43,6 +43,8 @@ GOLDEN_DIR = Path(__file__).parents[1] / "golden" / "alerts"
 UPDATE = os.environ.get("CRYPTORADAR_UPDATE_GOLDEN") == "1"
 CHAT = "4242"
 TOKEN = "1:golden"
+HTML_PART = "\n--- text/html ---\n"
+"""Between an e-mail's text and HTML parts in its golden file (each part is read on its own)."""
 
 
 def _by_kind() -> dict[str, Signal]:
@@ -114,8 +116,9 @@ async def _email(alert: RenderedAlert) -> str:
         )
         await sink.send(Notification(channel="email", alerts=(alert,)))
     [message] = inbox.messages
-    text, _html = message.iter_parts()
-    return f"Subject: {message['Subject']}\n\n" + text.get_content().replace("\r\n", "\n")
+    text, html = message.iter_parts()
+    body = text.get_content() + HTML_PART + html.get_content()
+    return f"Subject: {message['Subject']}\n\n" + body.replace("\r\n", "\n")
 
 
 async def _webhook(alert: RenderedAlert) -> str:
@@ -172,5 +175,6 @@ async def test_alert_arrives_as_its_golden_text(kind: str, channel: str) -> None
     # An enrichment line without a value is left out; a channel people read shows each value once.
     assert "n/a" not in received
     if channel != "webhook":  # a webhook carries the body and the fields as data, for machines
-        for name, value in alert.fields:
-            assert received.count(value) == 1, f"{name} {value!r} shown {received.count(value)} times"
+        for part in received.split(HTML_PART):
+            for name, value in alert.fields:
+                assert part.count(value) == 1, f"{name} {value!r} shown {part.count(value)} times"

@@ -259,7 +259,9 @@ class Renderer:
         title, body, fields = self._render_blocks(signal, alert_id, channel_type, context, html)
         body_html = ""
         if channel_type is ChannelType.EMAIL:
+            # HTML collapses newlines: each line of the body ends in a <br> to keep the format's rows.
             body_html = self._render_blocks(signal, alert_id, channel_type, context, True)[1]
+            body_html = body_html.replace("\n", "<br>\n")
         color = _DIRECTION_COLORS.get(signal.direction, _COLORS[signal.severity])
         if signal.severity is Severity.CRITICAL:
             color = _COLORS[Severity.CRITICAL]
