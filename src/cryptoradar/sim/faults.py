@@ -28,6 +28,9 @@ def apply_fault(fault: Fault, hub: WsHub, gate: RestGate, rng: random.Random, no
     if fault.kind is FaultKind.JUNK_STREAMS:
         hub.send_all_raw(lambda conn: junk_stream_frames(conn, fault.count, rng, now_ms), fault.fraction, rng)
         return
+    if fault.kind is FaultKind.FOREIGN_KLINES:
+        hub.send_all_raw(lambda conn: foreign_klines(conn, fault.count, rng, now_ms), fault.fraction, rng)
+        return
     if fault.kind is FaultKind.HUGE_FRAME:
         hub.send_all_raw(lambda conn: [huge_frame(conn)], fault.fraction, rng)
         return
@@ -96,4 +99,17 @@ def junk_stream_frames(conn: Connection, count: int, rng: random.Random, now_ms:
         name = "".join(rng.choices(_NAME_CHARS, k=rng.randint(8, 1000)))
         trade = wire.agg_trade(Market.SPOT, "JUNKUSDT", i, "1.5", "2", i, now_ms, False, now_ms)
         frames.append(conn.frame(name, wire.encode(trade)))
+    return frames
+
+
+def foreign_klines(conn: Connection, count: int, rng: random.Random, now_ms: int) -> list[str]:
+    """`count` final klines on one of the connection's kline streams, each of a fresh random symbol."""
+    stream = next((s for s in conn.subs if "@kline_" in s), "btcusdt@kline_1m")
+    open_ms = now_ms // 60_000 * 60_000 - 60_000
+    frames: list[str] = []
+    for _ in range(count):
+        symbol = "".join(rng.choices(string.ascii_uppercase, k=12)) + "USDT"
+        row = (open_ms, "1", "2", "0.5", "1.5", "10", "15", 3, "5", "7.5")
+        kline = wire.kline_event(Market.SPOT, symbol, "1m", 60_000, row, 1, True, now_ms)
+        frames.append(conn.frame(stream, wire.encode(kline)))
     return frames

@@ -105,6 +105,8 @@ class FaultKind(StrEnum):
     """Send one 10 MB frame to each connection (over the client's frame size limit)."""
     POLICY_CLOSE = "policy_close"
     """Close connections with 1008 (policy violation), as Binance does on a broken limit."""
+    FOREIGN_KLINES = "foreign_klines"
+    """Send `count` klines per connection on one of its streams, each of a random symbol it does not carry."""
     BROKEN_EXCHANGE_INFO = "broken_exchange_info"
     """Answer the next `count` exchangeInfo requests with 200 and a truncated body."""
     LIST_SYMBOL = "list_symbol"

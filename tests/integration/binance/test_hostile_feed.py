@@ -1,7 +1,8 @@
 """A hostile or broken exchange: the real BinanceFeed against the simulator turned hostile on 127.0.0.1.
 
 In order: a broken exchangeInfo at start, garbage frames, a 10 MB frame, silence, a close with 1008, a
-flood of 300,000 frames on unknown stream names of up to 1,000 characters, then 429 and 418 with
+flood of 300,000 frames on unknown stream names of up to 1,000 characters, 10,000 klines of symbols the
+feed does not carry on a stream it does, then 429 and 418 with
 `Retry-After: 1e9`. Afterwards every series still closes bars over the WebSocket, REST is paused for at
 most `RETRY_AFTER_MAX_S` with one operator notice per pause, the tables keyed by stream name hold only
 subscribed streams, and the RSS of the process (feed and simulator) grew by less than the junk would
@@ -45,6 +46,13 @@ def _unsubscribed_drops() -> float:
     return value or 0.0
 
 
+def _skipped_foreign() -> float:
+    value = REGISTRY.get_sample_value(
+        "cryptoradar_binance_items_skipped_total", {"market": "spot", "reason": "foreign_symbol"}
+    )
+    return value or 0.0
+
+
 async def test_the_feed_survives_a_hostile_exchange_with_bounded_memory() -> None:
     opts = SimOptions(seed=7, symbols=12, acceleration=60.0, intervals=("1m",), futures_symbols=1)
     async with Simulator(opts) as sim:
@@ -78,6 +86,12 @@ async def test_the_feed_survives_a_hostile_exchange_with_bounded_memory() -> Non
                 sim.inject(Fault(FaultKind.JUNK_STREAMS, market=Market.SPOT, count=JUNK_PER_BATCH))
                 want = drops_before + batch * JUNK_PER_BATCH * len(spot.pool.connections)
                 await eventually(lambda w=want: _unsubscribed_drops() >= w, 30, f"junk batch {batch} read")
+
+            # Klines of symbols the feed does not carry, on a stream it subscribed to: no new bar series.
+            sim.inject(Fault(FaultKind.FOREIGN_KLINES, market=Market.SPOT, count=JUNK_PER_BATCH))
+            await eventually(lambda: _skipped_foreign() >= JUNK_PER_BATCH, 30, "foreign klines read")
+            assert len(spot.closer._series) <= len(symbols)
+            assert got.closed.keys() <= {(Market.SPOT, s, "1m") for s in symbols}
 
             # 418 on the feed's own REST client: it fails fast, and the feed tells the operator.
             loop = asyncio.get_running_loop()

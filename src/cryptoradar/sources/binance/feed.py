@@ -41,6 +41,7 @@ from cryptoradar.config.binance import BinanceConfig, MarketEndpoints, UniverseC
 from cryptoradar.core.backoff import Backoff
 from cryptoradar.core.clock import Clock
 from cryptoradar.core.errors import PermanentError, RetryableError
+from cryptoradar.core.logging import LogOncePerKind
 from cryptoradar.core.supervisor import TaskSupervisor
 from cryptoradar.events import (
     Bar,
@@ -60,6 +61,7 @@ from cryptoradar.sources.binance.bars import (
     bucket_open_ms,
     next_open_ms,
 )
+from cryptoradar.sources.binance.parse import ITEMS_SKIPPED
 from cryptoradar.sources.binance.pool import (
     ConnectionInfo,
     EventSink,
@@ -318,10 +320,18 @@ class BinanceFeed:
     def _make_sink(self, market: Market, closer: BarCloser, server: ServerClock) -> EventSink:
         queue = self.queue
         spot_universe = self._spot_universe if market is Market.SPOT else None
+        foreign_log = LogOncePerKind()
 
         async def sink(events: list[Event]) -> None:
             for event in events:
                 if isinstance(event, Bar):
+                    if event.symbol not in self._markets[market].symbols:
+                        # Only a broken or hostile peer sends a kline of a symbol we did not subscribe to:
+                        # it must not open a bar series (memory) nor reach the detectors.
+                        ITEMS_SKIPPED.labels(market.value, "foreign_symbol").inc()
+                        if foreign_log.should_log("foreign_symbol"):
+                            log.warning("binance_bar_of_foreign_symbol", market=market, symbol=event.symbol)
+                        continue
                     server.observe_event_ms(event.ts_event_ns // 1_000_000)
                     for out in closer.on_stream_bar(event):
                         if out.closed:
