@@ -214,7 +214,11 @@ async def _measure(grouping: bool, minutes: float) -> None:
                     except aiohttp.ClientError:
                         return False
 
-                await _until(ready, SETUP_TIMEOUT_S, "cryptoradar run ready")
+                try:
+                    await _until(ready, SETUP_TIMEOUT_S, "cryptoradar run ready")
+                except SystemExit as e:
+                    tail = (tmp / "run.stderr").read_text()[-800:]
+                    raise SystemExit(f"{e}; the end of its stderr:\n{tail}") from None
                 pid = run.pid
                 frames0, cpu0, t0 = (
                     await _metric(http, api_port, "cryptoradar_frames_total"),
