@@ -20,6 +20,7 @@ Items keep their arrival order across both classes.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -56,7 +57,9 @@ class BoundedEventQueue(Generic[T]):
         self._not_full = asyncio.Event()
         self._not_full.set()
         self.dropped = 0
-        self._depth = QUEUE_DEPTH.labels(queue=name)
+        # Read at scrape time, not set on every put and get: the queue is on the per-event hot path.
+        ref = weakref.ref(self)
+        QUEUE_DEPTH.labels(queue=name).set_function(lambda: len(q) if (q := ref()) is not None else 0)
         self._dropped_metric = QUEUE_DROPPED.labels(queue=name, policy=Overflow.DROP_OLDEST)
 
     def __len__(self) -> int:
@@ -96,7 +99,6 @@ class BoundedEventQueue(Generic[T]):
             _, item = self._kept.popleft()
         else:
             raise asyncio.QueueEmpty
-        self._depth.set(len(self))
         if len(self) < self.ceiling:
             self._not_full.set()
         return item
@@ -116,5 +118,4 @@ class BoundedEventQueue(Generic[T]):
         self._dropped_metric.inc()
 
     def _after_put(self) -> None:
-        self._depth.set(len(self))
         self._not_empty.set()
