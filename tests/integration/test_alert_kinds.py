@@ -197,7 +197,11 @@ async def test_the_demo_delivers_every_radar_kind_it_detects(tmp_path: Path) -> 
         assert await child.wait(DEMO_S + 90) == 0, child.stderr.read_text()
         delivered = Counter(hook.alert_ids)
 
-    accounts = _accounts(child.stdout.read_text())
+    stdout = child.stdout.read_text()
+    # The latest-signals table prints numbers for humans (issue 16: it printed `entry=8.845e+04`).
+    assert "key numbers" in stdout
+    assert not re.search(r"\de[+-]\d", stdout), "a number in scientific notation"
+    accounts = _accounts(stdout)
     radar_kinds = {k for k in accounts if k in set(RadarKind)}
     assert {RadarKind.LIQUIDATION_STORM, RadarKind.RADAR} <= radar_kinds, accounts
     assert all("unexplained" not in reasons for _, _, reasons in accounts.values()), accounts
