@@ -31,6 +31,9 @@ class WebhookStub:
 
     url: str = ""
     alert_ids: list[int] = field(default_factory=list)
+    status: int = 204
+    """What it answers; ids are recorded only when it is a success (set 500 to fail the channel)."""
+    requests: int = 0
 
 
 def sink_alert_ids(body: Any) -> Iterable[int]:
@@ -46,8 +49,10 @@ async def webhook_stub(
     stub = WebhookStub()
 
     async def handle(request: web.Request) -> web.Response:
-        stub.alert_ids.extend(alert_ids(await request.json()))
-        return web.Response(status=204)
+        stub.requests += 1
+        if stub.status < 300:
+            stub.alert_ids.extend(alert_ids(await request.json()))
+        return web.Response(status=stub.status)
 
     app = web.Application()
     app.router.add_post("/hook", handle)
