@@ -4,6 +4,7 @@ delivered alert (nothing dropped, nothing twice). Real simulator, real SQLite fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -19,6 +20,10 @@ from cryptoradar.config.detectors import ConfluenceConfig, DetectorsConfig
 from cryptoradar.config.lifecycle import LifecycleConfig
 from cryptoradar.core.metrics import REGISTRY
 from cryptoradar.sim import SimOptions, Simulator
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 def _retried_store_errors() -> float:
@@ -89,10 +94,22 @@ async def test_a_locked_store_stalls_the_pipeline_red_then_every_alert_arrives_o
                     timeout_s=60,
                     what="the held signal and later ones alerted",
                 )
+
+                # An exception nothing handles (a callback's) reaches the operator through the loop's handler.
+                def broken_callback() -> None:
+                    raise RuntimeError("callback bug")
+
+                asyncio.get_running_loop().call_soon(broken_callback)
+                await eventually(
+                    lambda: any("callback bug" in line for line in _lines(alerts_file)),
+                    timeout_s=10,
+                    what="the unhandled error announced on the operator channel",
+                )
         finally:
             await radar.stop(timeout_s=15)
 
-    delivered = [json.loads(line) for line in alerts_file.read_text().splitlines()]
+    # Alert id 0: operator notices (the busy store, the unhandled error), which are not alerts.
+    delivered = [e for e in map(json.loads, _lines(alerts_file)) if e["alert_id"] != 0]
     ids = [entry["alert_id"] for entry in delivered]
     assert len(ids) == len(set(ids)), "an alert was delivered twice"
     assert len(ids) == radar.stats.alerts, "every alert reaches the channel: the busy store lost none"
