@@ -32,11 +32,13 @@ _ATTEMPTS_WHILE_STOPPING = 5
 shutdown deadline must hold."""
 _LOG_EVERY_S = 60.0
 _TRANSIENT_SQLITE = ("database is locked", "database is busy", "database table is locked")
-_TRANSIENT_PG = (
+_TRANSIENT_OTHER = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    TimeoutError,
 )
 
 
@@ -55,7 +57,7 @@ def is_transient(error: BaseException) -> bool:
     """A store error that goes away by itself: worth retrying rather than skipping the event."""
     if isinstance(error, sqlite3.OperationalError):
         return str(error).lower().startswith(_TRANSIENT_SQLITE)
-    return isinstance(error, _TRANSIENT_PG | ConnectionError | TimeoutError)
+    return isinstance(error, _TRANSIENT_OTHER)
 
 
 class PipelineErrors:
