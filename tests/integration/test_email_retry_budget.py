@@ -54,6 +54,24 @@ async def test_the_third_attempt_against_a_hanging_server_is_delivered_once(tmp_
     assert "ETHUSDT" in str(inbox.messages[0]["Subject"]) + inbox.messages[0].get_body().get_content()
 
 
+async def test_an_operator_notice_by_e_mail_also_gets_its_third_attempt(tmp_path: Path) -> None:
+    with plain_smtp(StallingInbox(stalls=2)) as (inbox, port):
+        config = AlertsConfig.model_validate(
+            {
+                "channels": {"email": {**EMAIL, "port": port}},
+                "default_channels": ["email"],
+                "fallback_channels": ["email"],
+            }
+        )
+        async with running_service(config, tmp_path / "alerts.db") as (service, _):
+            for _ in range(config.operator.store_failures_before_alert):
+                service.report_store_error("OperationalError: disk I/O error")
+            await eventually(lambda: len(inbox.messages) == 1, timeout_s=20, what="the notice e-mailed")
+    assert isinstance(inbox, StallingInbox)
+    assert inbox.stalled == 2
+    assert "disk I/O error" in inbox.messages[0].get_body().get_content()
+
+
 def test_a_send_timeout_below_the_retry_budget_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"send_timeout_s \(1\.5\) is shorter than the e-mail retries"):
         EmailChannel.model_validate({**EMAIL, "send_timeout_s": 1.5})

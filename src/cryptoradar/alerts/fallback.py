@@ -41,6 +41,8 @@ class FallbackChannel(msgspec.Struct, frozen=True):
     name: str
     sink: Sink
     type: ChannelType
+    send_timeout_s: float
+    """The channel's own `send_timeout_s` (an e-mail channel's covers its SMTP retries)."""
 
 
 class FallbackNotifier:
@@ -51,14 +53,12 @@ class FallbackNotifier:
         attempts: int,
         retry_initial_s: float,
         retry_max_s: float,
-        send_timeout_s: float = 30.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._renderer = renderer
         self._attempts = attempts
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = max(retry_initial_s, retry_max_s)
-        self._send_timeout_s = send_timeout_s
         self._sleep = sleep
 
     async def send(self, notice: OperatorNotice, channels: Sequence[FallbackChannel]) -> list[str]:
@@ -81,7 +81,7 @@ class FallbackNotifier:
             try:
                 rendered = self._renderer.render(operator_signal(notice), 0, channel.type)
                 for notification in channel.sink.pack([rendered]):
-                    await asyncio.wait_for(channel.sink.send(notification), timeout=self._send_timeout_s)
+                    await asyncio.wait_for(channel.sink.send(notification), timeout=channel.send_timeout_s)
                 return True
             except asyncio.CancelledError:
                 raise

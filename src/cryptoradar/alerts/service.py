@@ -425,7 +425,12 @@ class AlertService:
     def _fallback_channels(self, notice: OperatorNotice) -> list[FallbackChannel]:
         skip = notice.subject if notice.kind is IncidentKind.CHANNEL_DISABLED else None
         return [
-            FallbackChannel(name, self._sinks[name], self._config.channels[name].type)
+            FallbackChannel(
+                name,
+                self._sinks[name],
+                self._config.channels[name].type,
+                self._config.channels[name].send_timeout_s,
+            )
             for name in self._config.fallback_channels
             if name != skip and name in self._sinks and self._is_alive(name)
         ]
