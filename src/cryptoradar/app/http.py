@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
@@ -17,7 +18,7 @@ from cryptoradar.api.views import (
     SilenceView,
     SymbolFreshness,
 )
-from cryptoradar.events import Bar
+from cryptoradar.events import Bar, Market
 from cryptoradar.sources.binance.feed import BinanceFeed
 from cryptoradar.storage.factory import Store
 
@@ -85,31 +86,55 @@ class AlertsAdapter:
         ]
 
 
+_MARKETS = tuple(Market)
+_PACKED_BAR = struct.Struct("<BqqddddddqddqqB")
+"""A kept bar's fields other than symbol and interval (the series key), packed: ~140 bytes a bar instead of
+~520 for a `Bar` with its boxed floats. 4,000 series x 120 bars is the difference between ~55 and ~240 MiB."""
+
+
+def _pack(bar: Bar) -> bytes:
+    return _PACKED_BAR.pack(
+        _MARKETS.index(bar.market), bar.open_time_ms, bar.close_time_ms, bar.open, bar.high, bar.low, bar.close,
+        bar.volume, bar.quote_volume, bar.trades, bar.taker_buy_volume, bar.taker_buy_quote_volume,
+        bar.ts_event_ns, bar.ts_recv_ns, bar.closed,
+    )  # fmt: skip
+
+
+def _unpack(symbol: str, interval: str, packed: bytes) -> Bar:
+    m, open_ms, close_ms, o, h, lo, c, v, qv, trades, tbv, tbqv, event_ns, recv_ns, closed = (
+        _PACKED_BAR.unpack(packed)
+    )
+    return Bar(_MARKETS[m], symbol, interval, open_ms, close_ms, o, h, lo, c, v, qv, trades, tbv, tbqv, bool(closed),
+               event_ns, recv_ns)  # fmt: skip
+
+
 class RecentBars:
-    """The last `per_series` closed bars of every series, for the dashboard chart (bounded memory)."""
+    """The last `per_series` closed bars of every series, for the dashboard chart (bounded memory, packed)."""
 
     def __init__(self, per_series: int) -> None:
         self._per_series = per_series
-        self._bars: dict[tuple[str, str], deque[Bar]] = {}
+        self._bars: dict[tuple[str, str], deque[bytes]] = {}
 
     def add(self, bar: Bar) -> None:
         key = (bar.symbol, bar.interval)
         series = self._bars.get(key)
         if series is None:
             series = self._bars[key] = deque(maxlen=self._per_series)
-        series.append(bar)
+        series.append(_pack(bar))
 
     def history(self) -> Iterator[Bar]:
         """Every kept bar, oldest close first across series (to warm a rebuilt detector)."""
-        bars = [bar for series in self._bars.values() for bar in series]
+        bars = [
+            _unpack(symbol, interval, p) for (symbol, interval), series in self._bars.items() for p in series
+        ]
         bars.sort(key=lambda b: (b.close_time_ms, b.ts_event_ns))
         return iter(bars)
 
     def latest(self, symbol: str, interval: str, limit: int) -> Sequence[Bar]:
         series = self._bars.get((symbol, interval))
-        if not series:
+        if not series or limit <= 0:
             return []
-        return list(series)[-limit:]
+        return [_unpack(symbol, interval, p) for p in list(series)[-limit:]]
 
 
 class MarketAdapter:
