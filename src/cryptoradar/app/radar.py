@@ -186,7 +186,7 @@ class Radar:
         self._errors = PipelineErrors()
         self._pipeline_task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._waiting_for_event = False
+        self._handling_event = False
         self._alerts_lock = asyncio.Lock()
         self._reload_lock = asyncio.Lock()
         self._releasing: asyncio.Future[None] | None = None
@@ -331,12 +331,13 @@ class Radar:
             await self.alerts.stop(flush_timeout_s=flush_timeout_s)
 
     async def _finish_pipeline(self, timeout_s: float) -> None:
-        """Let the pipeline handle what is queued; cancel it only while it waits for an event, never
-        half-way through one (a cancelled submit would lose an alert)."""
+        """Let the pipeline handle what is queued; cancel it only between events (waiting for one, or
+        waiting to be restarted after a death), never half-way through one (a cancelled submit would
+        lose an alert)."""
         self._stopping = True
         task = self._pipeline_task
         if task is not None and not task.done():
-            if self._waiting_for_event:
+            if not self._handling_event:
                 task.cancel()
             _, pending = await asyncio.wait([task], timeout=timeout_s)
             if pending:
@@ -402,16 +403,13 @@ class Radar:
     async def _pipeline(self) -> None:
         queue = self.feed.queue
         while not (self._stopping and not len(queue)):
-            if len(queue):
-                event = queue.get_nowait()
-            else:
-                self._waiting_for_event = True
-                try:
-                    event = await queue.get()
-                finally:
-                    self._waiting_for_event = False
+            event = queue.get_nowait() if len(queue) else await queue.get()
             self.liveness.advanced()
-            await self._handle(event)
+            self._handling_event = True
+            try:
+                await self._handle(event)
+            finally:
+                self._handling_event = False
 
     async def _handle(self, event: Event) -> None:
         """One event through the pipeline; a failure in it is counted and logged (`app.guard`), and the
