@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 CLI = Path(sys.executable).with_name("cryptoradar")
 
@@ -65,6 +65,15 @@ async def webhook_stub(
         yield stub
     finally:
         await runner.cleanup()
+
+
+async def probe(http: ClientSession, url: str) -> tuple[int, str] | None:
+    """(status, body) of a GET, or None when nothing answers within a second."""
+    try:
+        async with http.get(url, timeout=ClientTimeout(total=1.0)) as response:
+            return response.status, await response.text()
+    except (ClientError, TimeoutError):
+        return None
 
 
 def write_yaml(path: Path, data: dict[str, object]) -> Path:

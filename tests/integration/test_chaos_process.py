@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from process_harness import Child, free_port, simulator_process, spawn, webhook_stub, write_yaml
+from process_harness import Child, free_port, probe, simulator_process, spawn, webhook_stub, write_yaml
 from test_app_lifecycle_process import _config as lifecycle_config
 
 from conftest import eventually
@@ -27,14 +27,6 @@ FAILING_ROUNDS = range(4, 9)
 LOCKED_ROUND = 11
 FROZEN_ROUND = 15
 _RETRIED = 'cryptoradar_pipeline_errors_total{error="OperationalError",outcome="retried",stage="admit"}'
-
-
-async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str] | None:
-    try:
-        async with http.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as response:
-            return response.status, await response.text()
-    except (aiohttp.ClientError, TimeoutError):
-        return None
 
 
 @pytest.mark.slow
@@ -57,7 +49,7 @@ async def test_kills_failing_sink_locked_store_and_frozen_loop_lose_no_alert(tmp
         path = write_yaml(tmp_path / "radar.yaml", config)
 
         async def up() -> bool:
-            return await _get(http, healthz) == (200, '{"status":"ok"}')
+            return await probe(http, healthz) == (200, '{"status":"ok"}')
 
         def stored_alerts() -> int:
             if not (tmp_path / "radar.db").exists():
@@ -84,7 +76,7 @@ async def test_kills_failing_sink_locked_store_and_frozen_loop_lose_no_alert(tmp
                     try:
 
                         async def retried() -> bool:
-                            got = await _get(http, metrics)
+                            got = await probe(http, metrics)
                             return got is not None and _RETRIED in got[1]
 
                         await eventually(retried, 60, "a signal retried through the locked store")
@@ -95,7 +87,7 @@ async def test_kills_failing_sink_locked_store_and_frozen_loop_lose_no_alert(tmp
                     try:
 
                         async def frozen() -> bool:
-                            return await _get(http, healthz) is None
+                            return await probe(http, healthz) is None
 
                         await eventually(frozen, 10, "the frozen process not answering")
                     finally:

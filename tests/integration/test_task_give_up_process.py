@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from process_harness import free_port, simulator_process, spawn, webhook_stub, write_yaml
+from process_harness import free_port, probe, simulator_process, spawn, webhook_stub, write_yaml
 from test_app_lifecycle_process import IMPOSSIBLE_MOVE_PCT
 from test_app_lifecycle_process import _config as lifecycle_config
 
@@ -56,11 +56,8 @@ async def test_a_task_that_cannot_recover_ends_the_process_non_zero_after_notify
             async with aiohttp.ClientSession() as http:
 
                 async def serving() -> bool:
-                    try:
-                        async with http.get(f"http://127.0.0.1:{api_port}/healthz") as response:
-                            return response.status == 200
-                    except aiohttp.ClientError:
-                        return False
+                    answer = await probe(http, f"http://127.0.0.1:{api_port}/healthz")
+                    return answer is not None and answer[0] == 200
 
                 await eventually(serving, 60, "the service answering /healthz")
             locker = sqlite3.connect(tmp_path / "radar.db", isolation_level=None)
