@@ -81,7 +81,12 @@ def storage_config(store: str) -> StorageConfig:
 async def main(store_spec: str, url: str, count: int) -> None:
     config = AlertsConfig.model_validate(
         {
-            "channels": {"hook": {"type": "webhook", "url": url, "secret": "s", "rate_limits": []}},
+            # The packaged console and log channels are dropped: this child builds only the hook's sink.
+            "channels": {
+                "hook": {"type": "webhook", "url": url, "secret": "s", "rate_limits": []},
+                "console": None,
+                "log": None,
+            },
             "default_channels": ["hook"],
             "fallback_channels": [],
             "group_wait_s": 0,
