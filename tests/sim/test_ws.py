@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from conftest import eventually
+from cryptoradar.events import Market
 from cryptoradar.sim import SimOptions, Simulator
 
 from .conftest import MANUAL
@@ -153,3 +154,18 @@ async def test_spot_trade_stream_carries_the_trades_rest_serves() -> None:
         async with aiohttp.ClientSession() as http, http.get(url, params={"symbol": "BTCUSDT"}) as r:
             recent = await r.json()
         assert trade["t"] in {t["id"] for t in recent}
+
+
+async def test_continuous_kline_carries_the_perpetuals_bars_by_pair(sim: Simulator) -> None:
+    url = f"{sim.futures_ws_url}/market/ws/btcusdt_perpetual@continuousKline_1m"
+    async with websockets.connect(url) as ws:
+        await sim.advance_to(sim.now_ms() + 60_000)
+        async with asyncio.timeout(10):
+            event = await _recv(ws)
+            while not event["k"]["x"]:  # type: ignore[index]
+                event = await _recv(ws)
+    assert (event["e"], event["ps"], event["ct"]) == ("continuous_kline", "BTCUSDT", "PERPETUAL")
+    k = event["k"]
+    assert "s" not in k  # type: ignore[operator]
+    truth = sim.closed_bars("BTCUSDT", "1m", market=Market.USDM)[-1]
+    assert (k["t"], k["o"], k["h"], k["l"], k["c"]) == truth[:5]  # type: ignore[index]

@@ -167,7 +167,7 @@ class MarketRuntime:
         closing_at = model.current_open_ms + BAR_MS
         trades_so_far = model.state()[:, N]
         for name, key in self.hub.wanted_keys():
-            if key.kind is not StreamKind.KLINE:
+            if key.kind not in (StreamKind.KLINE, StreamKind.CONTINUOUS_KLINE):
                 continue
             j = model.index[key.symbol]
             if not self.publishes(j):
@@ -182,6 +182,8 @@ class MarketRuntime:
             is_final = final and closing_at % interval_ms == 0
             payload = wire.kline_event(self.market, key.symbol, key.interval, interval_ms, model.format_row(j, open_ms, row),
                                        first_id, is_final, now_ms)  # fmt: skip
+            if key.kind is StreamKind.CONTINUOUS_KLINE:
+                payload = wire.continuous_kline(payload)
             self.hub.publish(name, payload)
 
     # -- futures tape --------------------------------------------------------------------------------------

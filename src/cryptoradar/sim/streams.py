@@ -17,6 +17,8 @@ from cryptoradar.sim.options import SUPPORTED_INTERVALS_MS
 
 class StreamKind(StrEnum):
     KLINE = "kline"
+    CONTINUOUS_KLINE = "continuousKline"
+    """USD-M `<pair>_perpetual@continuousKline_<i>`: the perpetual's klines by pair (`ps`, `ct`)."""
     AGG_TRADE = "aggTrade"
     TRADE = "trade"
     """Spot only (USD-M has no raw trade stream); the simulator's trades are its aggregate trades."""
@@ -53,7 +55,13 @@ _SPOT_KINDS = frozenset(
     }
 )
 _FUTURES_ONLY = frozenset(
-    {StreamKind.MARK_PRICE, StreamKind.ALL_MARK_PRICES, StreamKind.FORCE_ORDER, StreamKind.ALL_FORCE_ORDERS}
+    {
+        StreamKind.CONTINUOUS_KLINE,
+        StreamKind.MARK_PRICE,
+        StreamKind.ALL_MARK_PRICES,
+        StreamKind.FORCE_ORDER,
+        StreamKind.ALL_FORCE_ORDERS,
+    }
 )
 
 
@@ -77,6 +85,17 @@ def parse_stream(name: str, market: Market, symbols: Container[str]) -> StreamKe
                 return StreamKey(kind)
         return None
     sym, _, rest = name.partition("@")
+    if sym.endswith("_perpetual") and rest.startswith("continuousKline_"):
+        pair = sym.removesuffix("_perpetual")
+        interval = rest.removeprefix("continuousKline_")
+        if (
+            market is Market.USDM
+            and pair == pair.lower()
+            and pair.upper() in symbols
+            and interval in SUPPORTED_INTERVALS_MS
+        ):
+            return StreamKey(StreamKind.CONTINUOUS_KLINE, pair.upper(), interval)
+        return None
     if not sym or sym != sym.lower() or sym.upper() not in symbols:
         return None
     key = _parse_channel(rest, sym.upper())

@@ -61,6 +61,12 @@ def rest_kline(row: KlineRow, interval_ms: int) -> list[object]:
     return [open_ms, o, h, lo, c, v, open_ms + interval_ms - 1, q, n, tbv, tbq, "0"]
 
 
+def continuous_kline(kline: Payload) -> Payload:
+    """A USD-M kline event as `<pair>_perpetual@continuousKline_<i>` sends it: by pair, no symbol in `k`."""
+    k = {key: value for key, value in kline["k"].items() if key != "s"}
+    return {"e": "continuous_kline", "E": kline["E"], "ps": kline["s"], "ct": "PERPETUAL", "k": k}
+
+
 def agg_trade(
     market: Market,
     symbol: str,
