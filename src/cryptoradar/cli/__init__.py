@@ -533,7 +533,13 @@ def _evaluate_candles(
     for table in render_real_tables(report):
         console.print(table, width=max(console.width, 200))  # many columns: wider than a terminal
     if scoring[3] is not None:
-        scoring[3].write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
+        try:
+            scoring[3].write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
+        except OSError as e:
+            err_console.print(
+                f"[red]evaluate[/red]: --json {escape(str(scoring[3]))}: {escape(e.strerror or str(e))}"
+            )
+            raise typer.Exit(1) from None
 
 
 @bench_app.command("wallets")
