@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import structlog
 
 from cryptoradar.backtest.inputs import CandleJsonInput, RecordingInput
 from cryptoradar.backtest.runner import BacktestOptions, run_backtest
@@ -42,6 +43,8 @@ def real_data_signals(data: Path) -> list[Signal]:
 
 
 def main() -> None:
+    # stdout carries the signals; the backtest's warnings (e.g. a detector that can never fire) go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     data = Path(sys.argv[1])
     out = {"compiled": compiled_in_use(), "signals": simulator_signals() + real_data_signals(data)}
     sys.stdout.buffer.write(msgspec.json.encode(out))
