@@ -228,11 +228,15 @@ def run(config: ConfigOption = None) -> None:
 
 
 def _markets_without_data(radar: Radar, settings: Settings) -> list[str]:
-    """The REST hosts of the markets that have not bootstrapped yet."""
+    """The REST hosts of the markets that have not bootstrapped yet, when no market data came at all: a
+    stop during a long bootstrap, after Binance answered, is not "no network"."""
     from urllib.parse import urlsplit
 
     from cryptoradar.events import Market
 
+    stats = radar.stats
+    if stats.bars_closed or stats.trades or stats.liquidations:
+        return []
     endpoints = {Market.SPOT: settings.binance.spot}
     if settings.universe.futures:
         endpoints[Market.USDM] = settings.binance.futures
