@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -298,6 +299,15 @@ async def test_dashboard_in_chromium_against_a_running_radar(chromium: str, tmp_
             await tools.type_into("#silence-value", silenced)
             await tools.type_into("#silence-reason", "browser test")
             await tools.click("#silence-submit")
+
+            async def silence_answered() -> bool:
+                return bool(await page_text(tools, "#silence-message"))
+
+            # The page's own answer first (a rejected silence fails here with the API's error, not as a
+            # timeout), then its refreshed list.
+            await eventually(silence_answered, 20, "the page's answer to the new silence")
+            answer = await page_text(tools, "#silence-message")
+            assert re.fullmatch(r"Silence \d+ created\.", answer), answer
 
             async def silence_listed() -> bool:
                 return f'symbol="{silenced}"' in await page_text(tools, "#silences")
