@@ -75,7 +75,11 @@ class HealthTracker:
 class PipelineLiveness:
     """The liveness check behind `/healthz`: alive unless events are queued and the pipeline has taken
     none for `stall_s` (it is stuck in one, or dead and not yet restarted). An idle pipeline with an
-    empty queue is alive however long it waits."""
+    empty queue is alive however long it waits.
+
+    The pipeline only counts what it takes (no clock read per event); each check compares the count
+    with the previous check's and dates the last change it saw, so a stall shows from the first check
+    that finds the count unchanged for `stall_s`."""
 
     def __init__(
         self, queued: Callable[[], int], stall_s: float, now_s: Callable[[], float] = time.monotonic
@@ -83,15 +87,21 @@ class PipelineLiveness:
         self._queued = queued
         self._stall_s = stall_s
         self._now_s = now_s
+        self.taken = 0
+        self._seen_taken = 0
         self._advanced_s = now_s()
 
     def advanced(self) -> None:
         """The pipeline took an event (or finished one)."""
-        self._advanced_s = self._now_s()
+        self.taken += 1
 
     def check(self) -> Liveness:
+        now_s = self._now_s()
+        if self.taken != self._seen_taken:
+            self._seen_taken = self.taken
+            self._advanced_s = now_s
         queued = self._queued()
-        still_s = self._now_s() - self._advanced_s
+        still_s = now_s - self._advanced_s
         if queued and still_s > self._stall_s:
             return Liveness(
                 False,
